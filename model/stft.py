@@ -46,3 +46,31 @@ def overlap_add(frames: Tensor, hop: int) -> Tensor:
     for i in range(r):
         out[..., i : i + t, :] += parts[..., i, :]
     return out.flatten(-2)
+
+
+class CausalSTFT:
+    """Whole-signal analysis and synthesis with the causal framing used when streaming.
+
+    Differentiable: training computes its losses on exactly what users hear.
+    """
+
+    def __init__(self, n_fft: int, hop: int) -> None:
+        self.n_fft, self.hop = n_fft, hop
+        self.window = analysis_window(n_fft)
+        self.synthesis = synthesis_window(n_fft, hop)
+
+    def analyse(self, x: Tensor) -> Tensor:
+        """(..., n) -> (..., f, t) complex, with the zero padding before and after."""
+        n = x.shape[-1]
+        _, length = padded_length(n, self.n_fft, self.hop)
+        pad = self.n_fft - self.hop
+        x = torch.nn.functional.pad(x, (pad, length - pad - n))
+        lead = x.shape[:-1]
+        spec = stft_frames(x.reshape(-1, x.shape[-1]), self.n_fft, self.hop, self.window)
+        return spec.reshape(*lead, *spec.shape[-2:])
+
+    def synthesise(self, spec: Tensor, n: int) -> Tensor:
+        """(..., f, t) complex -> (..., n), aligned with the analysed signal."""
+        frames = torch.fft.irfft(spec.transpose(-1, -2), n=self.n_fft) * self.synthesis
+        pad = self.n_fft - self.hop
+        return overlap_add(frames, self.hop)[..., pad : pad + n]
