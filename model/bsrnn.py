@@ -215,7 +215,7 @@ class BSRNN(nn.Module):
         """Multiply-accumulates for one frame of one channel, by part (LSTM gates counted)."""
         c, lay = self.cfg, self.layout
         k, n, s = lay.n_bands, c.n_features, len(c.stems)
-        groups = self.heads.bands
+        groups = self.heads.grid
         widths = [(len(m), w) for m, w in zip(groups.groups, groups.widths, strict=True)]
         split = k * (2 * self.split.grid.widths[0] + 1) * n
         time = k * (4 * c.time_hidden * (n + c.time_hidden) + c.time_hidden * n)

@@ -1,0 +1,136 @@
+"""The Separator: reconstruction, causality, streaming == offline, latency."""
+
+import numpy as np
+import pytest
+import torch
+
+from model.config import PRESETS
+from model.separator import Separator
+from model.stft import CausalSTFT
+
+RATE = 44100
+
+
+def _noise(n: int, channels: int = 2, seed: int = 0) -> np.ndarray:
+    return (0.1 * np.random.default_rng(seed).standard_normal((channels, n))).astype(np.float32)
+
+
+def _stream(sep: Separator, x: np.ndarray, sizes) -> np.ndarray:
+    """Feed x through process() with the given block sizes (cycled)."""
+    sep.prepare(RATE, max(sizes), x.shape[0])
+    out, pos, i = [], 0, 0
+    while pos < x.shape[1]:
+        n = min(sizes[i % len(sizes)], x.shape[1] - pos)
+        out.append(sep.process(x[:, pos : pos + n]))
+        pos, i = pos + n, i + 1
+    return np.concatenate(out, axis=-1)
+
+
+def _ones_masks(sep: Separator) -> Separator:
+    """Make every mask exactly 1: GLU value 2 times sigmoid(0) for the real part."""
+    with torch.no_grad():
+        for w, b in zip(sep.model.heads.w2, sep.model.heads.b2, strict=True):
+            w.zero_()
+            bias = torch.zeros_like(b).unflatten(-1, (-1, 2, 2))
+            bias[..., 0, 0] = 2.0
+            b.copy_(bias.flatten(-3))
+    return sep
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_stft_round_trip_reconstructs(preset):
+    cfg = PRESETS[preset]
+    stft = CausalSTFT(cfg.n_fft, cfg.hop)
+    x = torch.from_numpy(_noise(5 * cfg.n_fft + 123))
+    y = stft.synthesise(stft.analyse(x), x.shape[-1])
+    assert (y - x).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_all_ones_masks_give_input_delayed_by_latency(preset):
+    sep = _ones_masks(Separator.from_preset(preset))
+    x = _noise(3 * sep.n_fft + 77)
+    y = _stream(sep, x, [sep.hop_size // 3 + 1])
+    d = sep.latency_samples
+    assert np.abs(y[:, :, :d]).max() == 0.0
+    for s in range(len(sep.stems)):
+        assert np.abs(y[s, :, d:] - x[:, : x.shape[1] - d]).max() < 1e-5
+    # The offline path is latency-compensated: the identity.
+    assert np.abs(sep.separate(x) - x[None]).max() < 1e-5
+
+
+@pytest.mark.parametrize("sizes", [[1], [37], [256], [512], [4096], "random"])
+def test_streaming_equals_offline_tiny(sizes):
+    sep = Separator.from_preset("tiny", seed=3)
+    x = _noise(9000, seed=1)
+    if sizes == "random":
+        sizes = list(np.random.default_rng(5).integers(1, 700, 50))
+    offline = sep.separate(x, chunk_frames=13)
+    streamed = _stream(sep, x, sizes)
+    d = sep.latency_samples
+    assert streamed.shape == offline.shape
+    assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
+
+
+def test_streaming_equals_offline_shipped_model():
+    sep = Separator.load()
+    x = _noise(RATE // 2, seed=2)
+    offline = sep.separate(x)
+    d = sep.latency_samples
+    for sizes in ([512], [1000, 3, 77]):
+        streamed = _stream(sep, x, sizes)
+        assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
+
+
+@pytest.mark.parametrize("preset", ["tiny", "standard"])
+def test_causality_future_input_changes_no_earlier_output(preset):
+    sep = Separator.from_preset(preset, seed=1)
+    n = 4 * sep.n_fft + 301
+    x = _noise(6 * sep.n_fft)
+    x2 = x.copy()
+    x2[:, n:] = _noise(x.shape[1] - n, seed=9)  # change everything from sample n on
+    y1, y2 = _stream(sep, x, [129]), _stream(sep, x2, [129])
+    assert np.array_equal(y1[..., :n], y2[..., :n])
+    assert not np.allclose(y1[..., n:], y2[..., n:])  # the change does reach later output
+    # Offline (latency-compensated): output before n - latency is untouched.
+    d = sep.latency_samples
+    o1, o2 = sep.separate(x), sep.separate(x2)
+    assert np.abs(o1[..., : n - d] - o2[..., : n - d]).max() < 1e-6
+
+
+def test_reset_restarts_as_fresh():
+    sep = Separator.from_preset("tiny")
+    x = _noise(3000)
+    first = _stream(sep, x, [100])
+    sep.process(_noise(100, seed=4))
+    sep.reset()
+    again = np.concatenate([sep.process(x[:, i : i + 100]) for i in range(0, 3000, 100)], -1)
+    assert np.array_equal(first, again)
+
+
+def test_non_finite_input_is_silenced_and_counted():
+    sep = Separator.from_preset("tiny")
+    x = _noise(2000)
+    bad = x.copy()
+    bad[0, 500] = np.nan
+    bad[1, 700] = np.inf
+    clean = x.copy()
+    clean[0, 500] = clean[1, 700] = 0.0
+    y_bad = _stream(sep, bad, [64])
+    assert sep.nonfinite_samples == 2
+    y_clean = _stream(sep, clean, [64])
+    assert np.isfinite(y_bad).all()
+    assert np.array_equal(y_bad, y_clean)
+
+
+def test_mono_and_errors():
+    sep = Separator.from_preset("tiny")
+    y = _stream(sep, _noise(1000, channels=1), [50])
+    assert y.shape == (4, 1, 1000)
+    with pytest.raises(ValueError, match="resample"):
+        sep.prepare(48000, 256)
+    with pytest.raises(ValueError, match="block size"):
+        sep.prepare(RATE, 10000)
+    sep.prepare(RATE, 64, 2)
+    with pytest.raises(ValueError, match="exceeds"):
+        sep.process(_noise(65))
