@@ -48,6 +48,39 @@ def bench_streaming(sep: Separator, seconds: float = 10.0, channels: int = 2) ->
     }
 
 
+def profile_step(sep: Separator, repeats: int = 300) -> dict[str, float]:
+    """Median milliseconds of each part of one streamed hop (stereo, one thread)."""
+    torch.set_num_threads(1)
+    m = sep.model
+    frame = torch.randn(2, sep.n_fft)
+    spec = torch.fft.rfft(frame)
+    state = m.init_state(2)
+
+    def med(fn) -> float:
+        for _ in range(10):
+            fn()
+        t = np.empty(repeats)
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            t[i] = time.perf_counter() - t0
+        return 1000 * float(np.median(t))
+
+    with torch.inference_mode():
+        x = torch.view_as_real(spec.unsqueeze(-1).transpose(1, 2))
+        h = m.split(x)
+        masks, _ = m.step(spec, state)
+        parts = {
+            "fft+ifft": med(lambda: torch.fft.irfft(masks * torch.fft.rfft(frame)[:, None])),
+            "band_split": med(lambda: m.split(x)),
+            "time_lstm (all blocks)": len(m.blocks) * med(lambda: m.blocks[0].time(h, state[0])),
+            "band_lstm (all blocks)": len(m.blocks) * med(lambda: m.blocks[0].band(h)),
+            "mask_heads": med(lambda: m.heads(h)),
+        }
+        parts["whole model step"] = med(lambda: m.step(spec, state))
+    return parts
+
+
 def bench_offline(sep: Separator, seconds: float = 30.0, threads: int | None = None) -> dict:
     """Speed of ``separate()`` on a stereo signal, as multiples of real time."""
     if threads:

@@ -89,12 +89,18 @@ def _load_for_bench(args: argparse.Namespace):
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from model.benchmark import bench_offline, bench_streaming
+    from model.benchmark import bench_offline, bench_streaming, profile_step
 
     sep = _load_for_bench(args)
     stream = bench_streaming(sep, args.seconds)
+    profile = profile_step(sep)
     offline = bench_offline(sep, seconds=min(args.seconds, 30.0), threads=os.cpu_count())
-    result = {"model": sep.info.get("name", "?"), "streaming": stream, "offline": offline}
+    result = {
+        "model": sep.info.get("name", "?"),
+        "streaming": stream,
+        "profile_ms": profile,
+        "offline": offline,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -111,6 +117,8 @@ def _bench(args: argparse.Namespace) -> int:
           f"median hop {stream['rtf_median']:.3f})")
     print("MACs per frame and channel: " + ", ".join(
         f"{k} {v / 1e6:.2f} M ({100 * v / total:.0f}%)" for k, v in macs.items()))
+    print("where a hop's time goes (median ms): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in profile.items()))
     print(f"offline path: {offline['x_realtime']:.1f}x real time on {offline['threads']} threads")
     return 0
 
