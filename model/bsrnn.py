@@ -21,6 +21,19 @@ State = list[tuple[Tensor, Tensor]]  # per block: (h, c), each (1, k*b, time_hid
 _EPS = 1e-8
 
 
+class RMSNorm(nn.Module):
+    """RMS norm over the last axis with a learned gain (fused in eager, plain ops for ONNX)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + _EPS) * self.weight
+        return nn.functional.rms_norm(x, self.weight.shape, self.weight, _EPS)
+
+
 class _BandGrid(nn.Module):
     """Gather the bins of groups of bands into padded (k, w) grids, and scatter them back.
 
@@ -97,7 +110,7 @@ class _Residual(nn.Module):
 
     def __init__(self, n_features: int, hidden: int, over_bands: bool) -> None:
         super().__init__()
-        self.norm = nn.RMSNorm(n_features, eps=_EPS)
+        self.norm = RMSNorm(n_features)
         # Over bands: a BLSTM with the band axis first (no transpose needed);
         # over time: a causal LSTM with (k b) as batch.
         self.over_bands = over_bands
@@ -140,7 +153,7 @@ class MaskHeads(nn.Module):
         self.grid = grid = _BandGrid(layout, layout.groups())
         s, h, n, k = len(cfg.stems), cfg.head_hidden, cfg.n_features, layout.n_bands
         self.n_stems, self.hidden = s, h
-        self.norm = nn.RMSNorm(n, eps=_EPS)
+        self.norm = RMSNorm(n)
         self.w1 = nn.Parameter(torch.randn(k, n, s * h) / n**0.5)
         self.b1 = nn.Parameter(torch.zeros(k, 1, s * h))
         self.w2 = nn.ParameterList()

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.bsrnn import BSRNN, State
+from model.bsrnn import BSRNN
 from model.config import ModelConfig
+from model.onnx_step import OnnxStep, onnxruntime_available
 from model.stft import (
     analysis_window,
     overlap_add,
@@ -31,29 +32,37 @@ MAX_BLOCK = 8192
 class Separator:
     """Stem separation of a stream or a whole signal with a causal BSRNN."""
 
-    def __init__(self, model: BSRNN, info: dict | None = None) -> None:
+    def __init__(self, model: BSRNN, info: dict | None = None, backend: str = "auto") -> None:
+        """``backend`` runs the streamed step: ``torch``, ``onnx`` (onnxruntime, faster), or
+        ``auto`` (onnx when onnxruntime is installed). Both give the same numbers."""
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"backend must be auto, torch or onnx, not {backend!r}")
+        if backend == "onnx" and not onnxruntime_available():
+            raise ValueError("backend 'onnx' needs the onnxruntime package")
+        self.backend = "onnx" if backend == "auto" and onnxruntime_available() else backend
+        self._onnx_steps: dict[int, OnnxStep] = {}
         self.model = model.eval()
         self.cfg: ModelConfig = model.cfg
         self.info = info or {}
         self.n_fft, self.hop = self.cfg.n_fft, self.cfg.hop
-        self._win_a = analysis_window(self.n_fft)
-        self._win_s = synthesis_window(self.n_fft, self.hop)
+        self._win_a = analysis_window(self.n_fft).numpy()
+        self._win_s = synthesis_window(self.n_fft, self.hop).numpy()
         self._prepared = False
         self.nonfinite_samples = 0  # input samples replaced by 0 since prepare()
 
     @classmethod
-    def from_preset(cls, preset: str, seed: int = 0) -> Separator:
+    def from_preset(cls, preset: str, seed: int = 0, backend: str = "auto") -> Separator:
         """An untrained model of a preset (for tests and benchmarks)."""
         torch.manual_seed(seed)
-        return cls(BSRNN(ModelConfig.preset(preset)), {"trained": False, "name": preset})
+        return cls(BSRNN(ModelConfig.preset(preset)), {"trained": False, "name": preset}, backend)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Separator:
+    def load(cls, path: str | Path | None = None, backend: str = "auto") -> Separator:
         """Load a weights folder (default: the shipped default model)."""
         from model.weights import load_model
 
         model, info = load_model(path)
-        return cls(model, info)
+        return cls(model, info, backend)
 
     @property
     def stems(self) -> tuple[str, ...]:
@@ -85,6 +94,11 @@ class Separator:
         if channels < 1:
             raise ValueError(f"need at least one channel, got {channels}")
         self.block_size, self.channels = block_size, channels
+        self._onnx = None
+        if self.backend == "onnx":
+            if channels not in self._onnx_steps:  # export once per channel count
+                self._onnx_steps[channels] = OnnxStep(self.model, channels)
+            self._onnx = self._onnx_steps[channels]
         n_stems = len(self.stems)
         self._in = np.zeros((channels, self.n_fft), np.float32)
         self._ola = np.zeros((n_stems, channels, self.n_fft), np.float32)
@@ -104,7 +118,9 @@ class Separator:
         self._in_fill = self.n_fft - self.hop  # the zero padding before the signal
         self._out_fill = self.latency_samples  # the delay, as zeros
         self._frames_done = 0
-        self._state: State = self.model.init_state(self.channels)
+        self._state = (
+            self._onnx.init_state() if self._onnx else self.model.init_state(self.channels)
+        )
         self.nonfinite_samples = 0
 
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -134,13 +150,21 @@ class Separator:
         self._out_fill -= n
         return out
 
-    @torch.inference_mode()
+    def _masks(self, spec: np.ndarray) -> np.ndarray:
+        """Masks (c, s, f) complex for one frame's spectrum (c, f), advancing the state."""
+        if self._onnx is not None:
+            ri = np.stack([spec.real, spec.imag], -1).astype(np.float32)
+            masks, self._state = self._onnx(ri, self._state)
+            return masks[..., 0] + 1j * masks[..., 1]
+        with torch.inference_mode():
+            masks, self._state = self.model.step(torch.from_numpy(spec), self._state)
+        return masks.numpy()
+
     def _process_frame(self) -> None:
-        frame = torch.from_numpy(self._in[:, : self.n_fft]) * self._win_a
-        spec = torch.fft.rfft(frame)  # c f
-        masks, self._state = self.model.step(spec, self._state)  # c s f
-        time = torch.fft.irfft(masks * spec[:, None], n=self.n_fft) * self._win_s  # c s n
-        self._ola += time.transpose(0, 1).numpy()
+        spec = np.fft.rfft(self._in * self._win_a).astype(np.complex64)  # c f
+        masks = self._masks(spec)  # c s f
+        time = np.fft.irfft(masks * spec[:, None], n=self.n_fft) * self._win_s  # c s n
+        self._ola += time.transpose(1, 0, 2)
         # Slide the input by one hop, emit the now final hop of output.
         self._in[:, : self.n_fft - self.hop] = self._in[:, self.hop : self.n_fft]
         self._in_fill -= self.hop
@@ -176,13 +200,14 @@ class Separator:
         x = torch.zeros(c, length)
         x[:, n_fft - hop : n_fft - hop + n] = torch.from_numpy(audio)
         out = torch.zeros(len(self.stems), c, length)
+        win_a, win_s = torch.from_numpy(self._win_a), torch.from_numpy(self._win_s)
         state = None
         for m0 in range(0, n_frames, chunk_frames):
             m1 = min(n_frames, m0 + chunk_frames)
-            spec = stft_frames(x[:, m0 * hop : (m1 - 1) * hop + n_fft], n_fft, hop, self._win_a)
+            spec = stft_frames(x[:, m0 * hop : (m1 - 1) * hop + n_fft], n_fft, hop, win_a)
             masks, state = self.model(spec, state)  # c s f t
             est = masks * spec[:, None]
-            frames = torch.fft.irfft(est.transpose(-1, -2), n=n_fft) * self._win_s  # c s t n
+            frames = torch.fft.irfft(est.transpose(-1, -2), n=n_fft) * win_s  # c s t n
             seg = overlap_add(frames.transpose(0, 1), hop)  # s c samples
             out[:, :, m0 * hop : m0 * hop + seg.shape[-1]] += seg
             if progress is not None:

@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="an untrained model of this preset instead of the weights")
     p.add_argument("--model", help="weights folder or name (default: the shipped default)")
     p.add_argument("--seconds", type=float, default=20.0, help="audio streamed (default 20)")
+    p.add_argument(
+        "--backend", default="auto", choices=["auto", "torch", "onnx"],
+        help="streamed step: onnxruntime or eager torch (default: onnx when installed)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_bench)
 
@@ -82,10 +86,10 @@ def _load_for_bench(args: argparse.Namespace):
 
     if args.preset:
         try:
-            return Separator.from_preset(args.preset)
+            return Separator.from_preset(args.preset, backend=args.backend)
         except ValueError as exc:
             raise StemliveError(str(exc)) from None
-    return Separator.load(args.model)
+    return Separator.load(args.model, backend=args.backend)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -97,6 +101,7 @@ def _bench(args: argparse.Namespace) -> int:
     offline = bench_offline(sep, seconds=min(args.seconds, 30.0), threads=os.cpu_count())
     result = {
         "model": sep.info.get("name", "?"),
+        "backend": sep.backend,
         "streaming": stream,
         "profile_ms": profile,
         "offline": offline,
@@ -110,14 +115,15 @@ def _bench(args: argparse.Namespace) -> int:
           f"{stream['gmac_per_s']:.2f} GMAC/s streaming stereo")
     print(f"algorithmic latency {stream['latency_samples']} samples = "
           f"{stream['latency_ms']:.1f} ms at {sep.sample_rate} Hz")
-    print(f"streaming, one thread, stereo, {len(sep.stems)} stems, hop {stream['hop_samples']} "
+    print(f"streaming ({sep.backend} backend), one thread, stereo, {len(sep.stems)} stems, "
+          f"hop {stream['hop_samples']} "
           f"({stream['hop_ms']:.2f} ms): median {stream['median_ms']:.2f} ms, "
           f"p99 {stream['p99_ms']:.2f} ms, max {stream['max_ms']:.2f} ms per hop")
     print(f"real-time factor {stream['rtf']:.3f} (compute time / audio time; "
           f"median hop {stream['rtf_median']:.3f})")
     print("MACs per frame and channel: " + ", ".join(
         f"{k} {v / 1e6:.2f} M ({100 * v / total:.0f}%)" for k, v in macs.items()))
-    print("where a hop's time goes (median ms): " + ", ".join(
+    print("where the eager torch step's time goes (median ms): " + ", ".join(
         f"{k} {v:.2f}" for k, v in profile.items()))
     print(f"offline path: {offline['x_realtime']:.1f}x real time on {offline['threads']} threads")
     return 0

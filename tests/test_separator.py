@@ -59,9 +59,10 @@ def test_all_ones_masks_give_input_delayed_by_latency(preset):
     assert np.abs(sep.separate(x) - x[None]).max() < 1e-5
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 @pytest.mark.parametrize("sizes", [[1], [37], [256], [512], [4096], "random"])
-def test_streaming_equals_offline_tiny(sizes):
-    sep = Separator.from_preset("tiny", seed=3)
+def test_streaming_equals_offline_tiny(sizes, backend):
+    sep = Separator.from_preset("tiny", seed=3, backend=backend)
     x = _noise(9000, seed=1)
     if sizes == "random":
         sizes = list(np.random.default_rng(5).integers(1, 700, 50))
@@ -72,8 +73,9 @@ def test_streaming_equals_offline_tiny(sizes):
     assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
 
 
-def test_streaming_equals_offline_shipped_model():
-    sep = Separator.load()
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_streaming_equals_offline_shipped_model(backend):
+    sep = Separator.load(backend=backend)
     x = _noise(RATE // 2, seed=2)
     offline = sep.separate(x)
     d = sep.latency_samples
@@ -134,3 +136,16 @@ def test_mono_and_errors():
     sep.prepare(RATE, 64, 2)
     with pytest.raises(ValueError, match="exceeds"):
         sep.process(_noise(65))
+
+
+def test_onnx_and_torch_backends_agree_frame_by_frame():
+    x = _noise(20 * 512, seed=7)
+    a = _stream(Separator.from_preset("standard", seed=2, backend="torch"), x, [512])
+    b = _stream(Separator.from_preset("standard", seed=2, backend="onnx"), x, [512])
+    assert np.abs(a - b).max() < 1e-5
+    assert np.abs(a).max() > 1e-3  # not trivially silent
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend"):
+        Separator.from_preset("tiny", backend="cuda")

@@ -1,0 +1,85 @@
+"""The model's per-frame step run by onnxruntime: the same numbers, less overhead per hop.
+
+A streamed hop runs a hundred small operations; in eager PyTorch each costs a
+few microseconds of dispatch, which is most of the hop. Exported once (under
+a second) and run by onnxruntime, the step is about 1.5x faster.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from model.bsrnn import BSRNN
+
+
+class _StepGraph(nn.Module):
+    """One frame (c, f, 2) and flat (h, c) states in; masks (c, s, f, 2) and states out."""
+
+    def __init__(self, model: BSRNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, spec: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
+        x = self.model.split(spec.unsqueeze(1))
+        new: list[Tensor] = []
+        for i, block in enumerate(self.model.blocks):
+            x, (h, c) = block(x, (state[2 * i], state[2 * i + 1]))
+            new += [h, c]
+        return (self.model.heads(x)[:, :, :, 0], *new)
+
+
+def onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OnnxStep:
+    """``step`` for a fixed channel count, on numpy arrays, by onnxruntime on one thread."""
+
+    def __init__(self, model: BSRNN, channels: int) -> None:
+        import onnxruntime as ort
+
+        self.channels = channels
+        state = model.init_state(channels)
+        self._state_shapes = [t.shape for hc in state for t in hc]
+        names = [f"s{i}" for i in range(len(self._state_shapes))]
+        example = (torch.zeros(channels, model.cfg.n_bins, 2), *[t for hc in state for t in hc])
+        buf = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _StepGraph(model).eval(),
+                example,
+                buf,
+                dynamo=False,
+                opset_version=17,
+                input_names=["spec", *names],
+                output_names=["masks", *[f"new_{n}" for n in names]],
+            )
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            buf.getvalue(), opts, providers=["CPUExecutionProvider"]
+        )
+        self._names = names
+
+    def init_state(self) -> list[np.ndarray]:
+        return [np.zeros(s, np.float32) for s in self._state_shapes]
+
+    def __call__(
+        self, spec: np.ndarray, state: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(c, f, 2) float32 and state -> (masks (c, s, f, 2), state)."""
+        feeds = {"spec": spec, **dict(zip(self._names, state, strict=True))}
+        masks, *new = self._session.run(None, feeds)
+        return masks, new
