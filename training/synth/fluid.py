@@ -100,7 +100,9 @@ class FluidRenderer:
         lib, synth = self._lib, self._synth
         chan = 9 if drums else 0
         lib.fluid_synth_system_reset(synth)
-        lib.fluid_synth_program_select(synth, chan, self._sfont, 128 if drums else bank, program)
+        bank = 128 if drums else bank
+        if lib.fluid_synth_program_select(synth, chan, self._sfont, bank, program) != 0:
+            raise StemliveError(f"the SoundFont has no preset {bank}:{program}")
         # fluidsynth computes 64-frame blocks and keeps the unread rest of a block for the
         # next call: rendering whole blocks, with events on block edges (1.5 ms at
         # 44.1 kHz), is what makes one part's output independent of the previous part.

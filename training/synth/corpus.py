@@ -1,0 +1,97 @@
+"""Write many generated songs as a MUSDB18-HQ style folder, in parallel, split by seed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+from model.errors import StemliveError
+from training.synth.song import STEMS, generate_song
+
+SPLITS = (("train", 0.90), ("valid", 0.05), ("test", 0.05))
+
+
+def split_of(seed: int) -> str:
+    """The split a song seed belongs to (~90/5/5), fixed by the seed alone."""
+    u = (
+        int.from_bytes(hashlib.sha256(f"stemlive-split-{seed}".encode()).digest()[:8], "big")
+        / 2**64
+    )
+    edge = 0.0
+    for name, share in SPLITS:
+        edge += share
+        if u < edge:
+            return name
+    return SPLITS[-1][0]
+
+
+def song_name(seed: int) -> str:
+    """Folder name of the song made from ``seed``."""
+    return f"synth_{seed:08d}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One song to make."""
+
+    seed: int
+    seconds: float
+    sample_rate: int
+    out: Path
+
+
+def write_song(job: Job) -> tuple[int, str, float]:
+    """Generate and store one song (skipped if complete); returns (seed, split, seconds)."""
+    split = split_of(job.seed)
+    folder = job.out / split / song_name(job.seed)
+    if (folder / "info.json").is_file():
+        return job.seed, split, 0.0
+    song = generate_song(job.seed, job.seconds, job.sample_rate)
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    sf.write(tmp / "mixture.wav", song.mixture.T, job.sample_rate, subtype="FLOAT")
+    for name in STEMS:
+        sf.write(tmp / f"{name}.wav", song.stems[name].T, job.sample_rate, subtype="FLOAT")
+    (tmp / "info.json").write_text(json.dumps(song.info, indent=1) + "\n")
+    # Rename last, so an interrupted run never leaves a half-written song folder.
+    if folder.exists():
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
+    tmp.rename(folder)
+    return job.seed, split, job.seconds
+
+
+def _init_worker() -> None:
+    import torch
+
+    # Each worker takes one core; FFT threads would fight over the same cores.
+    torch.set_num_threads(1)
+
+
+def generate_corpus(
+    out: Path, songs: int, seconds: float, seed: int, jobs: int, sample_rate: int = 44100
+) -> Iterator[tuple[int, str, float]]:
+    """Make songs with seeds ``seed .. seed+songs-1`` under ``out``; yields each as it is done."""
+    if songs < 1:
+        raise StemliveError(f"--songs must be at least 1, got {songs}")
+    if seconds < 2:
+        raise StemliveError(f"--seconds must be at least 2, got {seconds}")
+    if jobs < 1:
+        raise StemliveError(f"--jobs must be at least 1, got {jobs}")
+    out.mkdir(parents=True, exist_ok=True)
+    todo = [Job(seed + i, seconds, sample_rate, out) for i in range(songs)]
+    if jobs == 1:
+        _init_worker()
+        for job in todo:
+            yield write_song(job)
+        return
+    # "spawn": fluidsynth and torch do not like being forked after they started threads.
+    with mp.get_context("spawn").Pool(jobs, initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(write_song, todo)
