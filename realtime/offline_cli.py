@@ -23,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--subtype", default="FLOAT", help="WAV sample format: FLOAT (default), PCM_16, PCM_24"
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument(
+        "--threads", type=int, default=1,
+        help="torch threads (default 1: more threads slow down badly on a busy machine)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_separate)
 
