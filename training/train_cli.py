@@ -1,7 +1,129 @@
-"""`stemlive train`, `eval` and `semisup`."""
+"""`stemlive train`, `eval` and `semisup`: thin shells over training.train/evaluate/semisup.
+
+Torch and the training modules are imported inside the handlers, so that
+`stemlive --help` stays fast and light.
+"""
+
+from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from model.config import ModelConfig
+    from model.errors import StemliveError
+    from training.train import Trainer, load_config, stdout_log
+
+    run_dir = Path(args.run)
+    cfg_path = args.config
+    if cfg_path is None and (run_dir / "config.json").is_file():
+        cfg_path = run_dir / "config.json"  # resuming a run keeps its config
+    cfg = load_config(cfg_path)
+    if args.preset:
+        try:
+            cfg = replace(cfg, model=ModelConfig.preset(args.preset))
+        except ValueError as exc:
+            raise StemliveError(str(exc)) from None
+    model_over = {k: v for k, v in (("head_hidden", args.head_hidden),) if v is not None}
+    if model_over:
+        cfg = replace(cfg, model=replace(cfg.model, **model_over))
+    data_over = {
+        k: v
+        for k, v in (
+            ("root", args.data),
+            ("segment_seconds", args.segment),
+            ("batch_size", args.batch),
+            ("max_songs", args.max_songs),
+        )
+        if v is not None
+    }
+    if data_over:
+        cfg = replace(cfg, data=replace(cfg.data, **data_over))
+    top = {
+        k: v
+        for k, v in (
+            ("threads", args.threads),
+            ("workers", args.workers),
+            ("max_steps", args.steps),
+            ("max_minutes", args.minutes),
+            ("valid_every", args.valid_every),
+            ("checkpoint_minutes", args.checkpoint_minutes),
+            ("patience", args.patience),
+            ("lr", args.lr),
+        )
+        if v is not None
+    }
+    if args.bf16 is not None:
+        top["bf16"] = args.bf16
+    cfg = replace(cfg, **top)
+    command = "stemlive " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.benchmark:
+        from training.train_bench import benchmark, format_row
+
+        res = benchmark(cfg, steps=args.benchmark_steps)
+        print(format_row(res))
+        if args.benchmark_json:
+            import json
+
+            with open(args.benchmark_json, "a") as f:
+                f.write(json.dumps(res) + "\n")
+        return 0
+    if args.ensure_data:
+        from training.train_corpus import CorpusSpec, generate_corpus
+
+        generate_corpus(Path(cfg.data.root), CorpusSpec(train_songs=args.ensure_data))
+    trainer = Trainer(
+        cfg,
+        run_dir,
+        resume_from=Path(args.resume) if args.resume else None,
+        command=command,
+        log=stdout_log,
+    )
+    trainer.run()
+    if args.export and trainer.rank == 0:
+        from training.train_release import export_release
+
+        export_release(trainer, Path(args.export))
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the training subcommands."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a causal BSRNN on a MUSDB18-HQ-layout folder",
+        description="Train (or resume) a run folder. Settings come from --config (a "
+        "TrainConfig JSON), else the run folder's config.json, else the defaults; the flags "
+        "below replace single fields.",
+    )
+    p.add_argument(
+        "--run", default="training/runs/default", help="run folder (resumes if it holds last.pt)"
+    )
+    p.add_argument("--config", type=Path, help="TrainConfig JSON")
+    p.add_argument("--resume", help="a last.pt or a compact checkpoint folder to start from")
+    p.add_argument("--preset", help="model preset: tiny, standard, low-latency")
+    p.add_argument("--head-hidden", type=int)
+    p.add_argument("--data", help="corpus root (MUSDB18-HQ layout)")
+    p.add_argument("--ensure-data", type=int, metavar="SONGS", help="generate the corpus first")
+    p.add_argument("--segment", type=float, help="segment seconds")
+    p.add_argument("--batch", type=int, help="stereo mixtures per step and process")
+    p.add_argument("--max-songs", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--workers", type=int, help="data worker processes (0: inline)")
+    p.add_argument("--steps", type=int, help="stop at this step")
+    p.add_argument("--minutes", type=float, help="stop after this much training time")
+    p.add_argument("--valid-every", type=int)
+    p.add_argument("--checkpoint-minutes", type=float)
+    p.add_argument("--patience", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--export", help="after training, write a release folder here")
+    p.add_argument("--benchmark", action="store_true", help="measure speed only (no run folder)")
+    p.add_argument("--benchmark-steps", type=int, default=5)
+    p.add_argument("--benchmark-json", help="append the benchmark result to this file")
+    p.set_defaults(func=_train)

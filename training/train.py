@@ -1,0 +1,485 @@
+"""The training loop: remixed batches, L1 STFT + waveform loss, Adam, validation SDR, exact resume.
+
+A run lives in a folder: ``config.json`` (TrainConfig), ``last.pt`` (full
+checkpoint), ``log.csv`` (per logged step), ``curve.csv``/``curve.png``
+(validation SDR per stem vs. wall-clock minutes) and ``baselines.json``.
+Under ``torchrun`` the same loop runs DistributedDataParallel (gloo on CPU,
+NCCL on CUDA); rank 0 validates, logs and checkpoints.
+
+Axes: b batch item (a channel of a song), s stem, c channel, f bin, t frame, n sample.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from model.bsrnn import BSRNN
+from model.config import ModelConfig
+from model.errors import StemliveError
+from model.stft import CausalSTFT
+from training import curve
+from training.checkpoint import FULL_NAME, load_compact, load_full, save_compact, save_full
+from training.evaluate_metrics import sdr
+from training.losses import LossConfig, SeparationLoss
+from training.train_data import STEMS, Corpus, DataConfig, Prefetcher
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run, saved as the run folder's ``config.json``."""
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig.preset("standard"))
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    lr_decay: float = 0.9  # multiplied into the learning rate every ``lr_decay_every`` steps
+    lr_decay_every: int = 2000
+    clip: float = 5.0
+    bf16: bool = False  # bf16 autocast of the network (STFT and loss stay fp32)
+    threads: int = 1
+    workers: int = 1  # data worker processes (0: batches made inline)
+    max_steps: int = 0  # 0: no limit
+    max_minutes: float = 0.0  # 0: no limit (counts training time across resumes)
+    valid_every: int = 200  # steps between validations
+    valid_songs: int = 6
+    valid_seconds: float = 12.0
+    checkpoint_minutes: float = 10.0
+    patience: int = 0  # early stop after this many validations without improvement (0: off)
+    log_every: int = 10
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        d["loss"]["mrstft_ffts"] = list(self.loss.mrstft_ffts)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise StemliveError(f"unknown training config keys {unknown}")
+        if "model" in d:
+            d["model"] = ModelConfig.from_dict(d["model"])
+        if "data" in d:
+            d["data"] = DataConfig(**d["data"])
+        if "loss" in d:
+            loss = dict(d["loss"])
+            loss["mrstft_ffts"] = tuple(loss.get("mrstft_ffts", ()))
+            d["loss"] = LossConfig(**loss)
+        return cls(**d)
+
+
+class SeparationNet(nn.Module):
+    """The BSRNN with its STFT: mixture waves -> estimated stem spectra and waves.
+
+    A module of its own so that DDP wraps one ``forward``; with ``bf16`` only
+    the network runs under autocast (complex STFT tensors have no bf16 type).
+    """
+
+    def __init__(self, model: BSRNN, bf16: bool = False) -> None:
+        super().__init__()
+        self.model, self.bf16 = model, bf16
+        self.stft = CausalSTFT(model.cfg.n_fft, model.cfg.hop)
+
+    def forward(self, mix: Tensor) -> tuple[Tensor, Tensor]:
+        """(b, n) -> ((b, s, f, t) complex, (b, s, n))."""
+        spec = self.stft.analyse(mix)
+        if self.bf16:
+            m = self.model
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                x = m.split(torch.view_as_real(spec.transpose(1, 2)))
+                for block in m.blocks:
+                    x, _ = block(x, None)
+                masks = m.heads(x)
+            masks = torch.view_as_complex(masks.float().contiguous())
+        else:
+            masks, _ = self.model(spec)
+        est_spec = masks * spec[:, None]
+        return est_spec, self.stft.synthesise(est_spec, mix.shape[-1])
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then a step-wise exponential decay (resumable: a function of the step)."""
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    return warm * cfg.lr_decay ** (step // max(1, cfg.lr_decay_every))
+
+
+def to_items(batch: np.ndarray) -> tuple[Tensor, Tensor]:
+    """(b, s, c, n) stems -> mixture (b c, n) and targets (b c, s, n)."""
+    x = torch.from_numpy(batch)
+    b, s, c, n = x.shape
+    targets = x.permute(0, 2, 1, 3).reshape(b * c, s, n)
+    return targets.sum(1), targets
+
+
+# -- validation -----------------------------------------------------------------
+
+
+@torch.no_grad()
+def separate_items(model: BSRNN, mix: Tensor) -> Tensor:
+    """Whole-sequence causal separation (equal to streaming): (c, n) -> (s, c, n)."""
+    stft = CausalSTFT(model.cfg.n_fft, model.cfg.hop)
+    spec = stft.analyse(mix)
+    masks, _ = model(spec)
+    return stft.synthesise(masks * spec[:, None], mix.shape[-1]).transpose(0, 1)
+
+
+def validation_set(cfg: TrainConfig, corpus: Corpus) -> list[np.ndarray]:
+    """The first ``valid_seconds`` of each validation song: (s, c, n) float32 stems."""
+    n = int(cfg.valid_seconds * corpus.sample_rate)
+    return [x[..., :n].astype(np.float32) / 32768.0 for x in corpus.songs[: cfg.valid_songs]]
+
+
+def validate(model: BSRNN, songs: list[np.ndarray]) -> dict[str, float]:
+    """Mean over songs of the whole-track SDR per stem."""
+    was_training = model.training
+    model.eval()
+    scores = {s: [] for s in STEMS}
+    for stems in songs:
+        est = separate_items(model, torch.from_numpy(stems.sum(0))).numpy()
+        for i, s in enumerate(STEMS):
+            scores[s].append(sdr(stems[i], est[i]))
+    model.train(was_training)
+    out = {s: float(np.mean(v)) for s, v in scores.items()}
+    out["mean"] = float(np.mean([out[s] for s in STEMS]))
+    return out
+
+
+def reference_baselines(songs: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    """Mixture and gain-only oracle SDR on the validation songs (the lines a model must clear)."""
+    from training.baselines import gain_only
+
+    out: dict[str, dict[str, float]] = {"mixture": {}, "gain_only": {}}
+    for i, s in enumerate(STEMS):
+        mix_scores, gain_scores = [], []
+        for stems in songs:
+            mix = stems.sum(0)
+            mix_scores.append(sdr(stems[i], mix))
+            gain_scores.append(sdr(stems[i], gain_only(mix, stems[i])))
+        out["mixture"][s] = float(np.mean(mix_scores))
+        out["gain_only"][s] = float(np.mean(gain_scores))
+    for v in out.values():
+        v["mean"] = float(np.mean([v[s] for s in STEMS]))
+    return out
+
+
+# -- distributed ------------------------------------------------------------------
+
+
+def _dist_setup() -> tuple[int, int]:
+    """(rank, world size); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+# -- the loop ---------------------------------------------------------------------
+
+
+class Trainer:
+    """One run: builds or resumes the model, optimizer and schedule, and trains."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        resume_from: Path | None = None,
+        command: str = "",
+        log=print,
+    ) -> None:
+        self.cfg, self.run_dir, self.command, self.log = cfg, Path(run_dir), command, log
+        self.rank, self.world = _dist_setup()
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.data.seed)
+        self.model = BSRNN(cfg.model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(cfg, s)
+        )
+        self.step = 0
+        self.train_seconds = 0.0
+        self.curve: list[dict] = []
+        self.best = -math.inf
+        self.bad_evals = 0
+        self.song_names: list[str] | None = None
+        self.resumed_from = ""
+        full = self.run_dir / FULL_NAME
+        if resume_from is None and full.is_file():
+            resume_from = full
+        if resume_from is not None:
+            self._resume(Path(resume_from))
+        self.train_corpus = Corpus(
+            cfg.data.root, "train", self.song_names, max_songs=cfg.data.max_songs
+        )
+        self.song_names = self.train_corpus.names
+        if self.train_corpus.sample_rate != cfg.model.sample_rate:
+            raise StemliveError(
+                f"the corpus is at {self.train_corpus.sample_rate} Hz, the model at "
+                f"{cfg.model.sample_rate} Hz"
+            )
+        self.net = SeparationNet(self.model, cfg.bf16)
+        self.ddp = self.net
+        if self.world > 1:
+            self.ddp = nn.parallel.DistributedDataParallel(self.net)
+        self.loss_fn = SeparationLoss(cfg.loss, self.net.stft)
+        self.valid: list[np.ndarray] = []
+        self.baselines: dict = {}
+        if self.rank == 0 and cfg.valid_songs:
+            self.valid = validation_set(cfg, Corpus(cfg.data.root, "valid"))
+            self.baselines = reference_baselines(self.valid)
+
+    # resume ---------------------------------------------------------------------
+
+    def _resume(self, path: Path) -> None:
+        if path.is_dir():  # a compact (committed) checkpoint: weights + counters only
+            model, state = load_compact(path)
+            if model.cfg != self.cfg.model:
+                raise StemliveError(f"{path} holds a different model config than this run")
+            self.model.load_state_dict(model.state_dict())
+            self._load_counters(state)
+            # Restart Adam's moments with a short warm-up from the resumed step.
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer,
+                lambda s, s0=self.step: lr_factor(self.cfg, s) * min(1.0, (s - s0 + 1) / 50),
+            )
+            for _ in range(self.step):
+                self.scheduler.step()
+            self.resumed_from = str(path)
+            self.log(f"resumed from compact checkpoint {path} at step {self.step}")
+            return
+        ck = load_full(path)
+        if ModelConfig.from_dict(ck["config"]["model"]) != self.cfg.model:
+            raise StemliveError(f"{path} holds a different model config than this run")
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["torch_rng"])
+        self._load_counters(ck["state"])
+        self.resumed_from = str(path)
+        self.log(f"resumed from {path} at step {self.step}")
+
+    def _load_counters(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.train_seconds = float(state["train_seconds"])
+        self.curve = list(state.get("curve", []))
+        self.best = float(state.get("best", -math.inf))
+        self.bad_evals = int(state.get("bad_evals", 0))
+        self.song_names = state.get("song_names")
+
+    def counters(self) -> dict:
+        return {
+            "step": self.step,
+            "train_seconds": self.train_seconds,
+            "curve": self.curve,
+            "best": self.best,
+            "bad_evals": self.bad_evals,
+            "song_names": self.song_names,
+            "config": self.cfg.to_dict(),
+            "baselines": self.baselines,
+        }
+
+    def save(self) -> None:
+        """Full checkpoint (exact resume) to ``last.pt``."""
+        if self.rank != 0:
+            return
+        save_full(
+            self.run_dir / FULL_NAME,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "state": self.counters(),
+                "config": self.cfg.to_dict(),
+            },
+        )
+
+    def info(self) -> dict:
+        """What a weights folder's config.json says about how these weights came to be."""
+        last = self.curve[-1] if self.curve else {}
+        return {
+            "trained": self.step > 0,
+            "data": f"{self.cfg.data.root} ({len(self.song_names or [])} train songs, "
+            f"{self.train_corpus.seconds() / 3600:.2f} h)",
+            "steps": self.step,
+            "time": f"{self.train_seconds / 3600:.2f} h on {self.world}x{self.cfg.threads} threads",
+            "metrics": {"valid_sdr": {k[4:]: v for k, v in last.items() if k.startswith("sdr_")}},
+            "baselines": self.baselines,
+            "command": self.command,
+        }
+
+    # one step -------------------------------------------------------------------
+
+    def train_step(self, batch: np.ndarray) -> dict[str, float]:
+        """Forward, backward, clip, Adam, schedule: returns the loss parts and timings."""
+        mix, targets = to_items(batch)
+        t0 = time.perf_counter()
+        est_spec, est_wave = self.ddp(mix)
+        loss, parts = self.loss_fn(est_spec, est_wave, targets)
+        t1 = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip))
+        self.optimizer.step()
+        self.scheduler.step()
+        t2 = time.perf_counter()
+        self.step += 1
+        return {"loss": loss.item(), **parts, "grad_norm": grad, "t_fwd": t1 - t0, "t_bwd": t2 - t1}
+
+    # the run --------------------------------------------------------------------
+
+    def run(self) -> dict:
+        """Train until max_steps / max_minutes / early stop; returns the last validation."""
+        cfg = self.cfg
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+            (self.run_dir / "baselines.json").write_text(json.dumps(self.baselines, indent=2))
+            self.log(
+                f"run {self.run_dir}: {self.model.parameter_count():,} parameters, "
+                f"{len(self.train_corpus)} train songs "
+                f"({self.train_corpus.seconds() / 60:.1f} min), {len(self.valid)} valid songs; "
+                f"world {self.world}; step {self.step}"
+            )
+            self.log("gain-only baseline (valid SDR): " + _fmt(self.baselines.get("gain_only", {})))
+        # Data index of (step, rank): each process sees its own batches, resumable by step.
+        data = Prefetcher(
+            self.train_corpus, cfg.data, self.step * self.world + self.rank, cfg.workers
+        )
+        data_stride = self.world
+        log_file = (self.run_dir / "log.csv").open("a") if self.rank == 0 else None
+        if log_file is not None and log_file.tell() == 0:
+            log_file.write("step,train_minutes,lr,loss,spec,wave,grad_norm,t_data,t_fwd,t_bwd\n")
+        last_ck = time.monotonic()
+        acc: list[float] = []
+        result: dict = self.curve[-1] if self.curve else {}
+        try:
+            while True:
+                if cfg.max_steps and self.step >= cfg.max_steps:
+                    break
+                if cfg.max_minutes and self.train_seconds >= 60 * cfg.max_minutes:
+                    break
+                t0 = time.perf_counter()
+                # Skip the batches of other ranks (the worker makes consecutive indices).
+                _, batch = data.next()
+                for _ in range(data_stride - 1):
+                    data.next()
+                t_data = time.perf_counter() - t0
+                out = self.train_step(batch)
+                self.train_seconds += time.perf_counter() - t0
+                acc.append(out["loss"])
+                if log_file is not None and self.step % cfg.log_every == 0:
+                    log_file.write(
+                        f"{self.step},{self.train_seconds / 60:.3f},"
+                        f"{self.scheduler.get_last_lr()[0]:.3g},{out['loss']:.5f},"
+                        f"{out['spec']:.5f},{out['wave']:.5f},{out['grad_norm']:.3f},"
+                        f"{t_data:.3f},{out['t_fwd']:.3f},{out['t_bwd']:.3f}\n"
+                    )
+                    log_file.flush()
+                    self.log(
+                        f"step {self.step} {self.train_seconds / 60:.1f} min loss "
+                        f"{np.mean(acc[-cfg.log_every :]):.4f} grad {out['grad_norm']:.2f} "
+                        f"({t_data:.2f}+{out['t_fwd']:.2f}+{out['t_bwd']:.2f} s)"
+                    )
+                stop = False
+                if self.valid and cfg.valid_every and self.step % cfg.valid_every == 0:
+                    result = self._validate(acc)
+                    acc = []
+                    stop = bool(cfg.patience and self.bad_evals >= cfg.patience)
+                if time.monotonic() - last_ck > 60 * cfg.checkpoint_minutes:
+                    self.save()
+                    last_ck = time.monotonic()
+                stop = self._agree(stop)
+                if stop:
+                    self.log(f"early stop: {cfg.patience} validations without improvement")
+                    break
+        finally:
+            data.close()
+            if log_file is not None:
+                log_file.close()
+        self.save()
+        return result
+
+    def _agree(self, stop: bool) -> bool:
+        """Every process stops together (rank 0 decides)."""
+        if self.world == 1:
+            return stop
+        import torch.distributed as dist
+
+        flag = torch.tensor([int(stop)])
+        dist.broadcast(flag, 0)
+        return bool(flag.item())
+
+    def _validate(self, acc: list[float]) -> dict:
+        scores = validate(self.model, self.valid)
+        row = {
+            "step": self.step,
+            "train_minutes": self.train_seconds / 60,
+            "audio_hours": self.step
+            * self.world
+            * self.cfg.data.batch_size
+            * self.cfg.data.segment_seconds
+            / 3600,
+            "train_loss": float(np.mean(acc)) if acc else float("nan"),
+            **{f"sdr_{k}": v for k, v in scores.items()},
+        }
+        self.curve.append(row)
+        improved = scores["mean"] > self.best
+        if improved:
+            self.best, self.bad_evals = scores["mean"], 0
+            save_compact(self.run_dir / "best", self.model, self.info(), self.counters())
+        else:
+            self.bad_evals += 1
+        curve.write_csv(self.run_dir / "curve.csv", self.curve)
+        curve.plot(
+            self.run_dir / "curve.png",
+            self.curve,
+            {k: self.baselines[k] for k in ("gain_only", "mixture") if k in self.baselines},
+            f"{self.run_dir.name}: validation SDR",
+        )
+        gain = self.baselines.get("gain_only", {})
+        self.log(
+            f"valid step {self.step} ({row['train_minutes']:.1f} min): {_fmt(scores)}"
+            + ("  [best]" if improved else "")
+            + "  vs gain-only: "
+            + " ".join(f"{s} {scores[s] - gain.get(s, 0):+.2f}" for s in STEMS)
+        )
+        return row
+
+
+def _fmt(d: dict) -> str:
+    return " ".join(f"{k} {v:.2f}" for k, v in d.items())
+
+
+def load_config(path: Path | None, **overrides: Any) -> TrainConfig:
+    """A TrainConfig from a JSON file (or the defaults), with top-level fields replaced."""
+    cfg = TrainConfig()
+    if path is not None:
+        try:
+            cfg = TrainConfig.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise StemliveError(f"cannot read training config {path}: {exc}") from None
+    return replace(cfg, **overrides)
+
+
+def stdout_log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S ") + msg, flush=True, file=sys.stdout)

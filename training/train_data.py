@@ -1,0 +1,165 @@
+"""Training batches from a MUSDB18-HQ-layout folder: random remixes, a pure function of the step.
+
+Each batch is drawn from ``np.random.default_rng([seed, step])``, so the
+data position of a run is just its step counter: resuming at step s gives
+exactly the batches the interrupted run would have seen. A worker process
+can compute batches ahead of the training step (``Prefetcher``).
+
+Axes: b batch (songs), s stem, c channel, n sample.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import StemliveError
+
+STEMS = ("vocals", "bass", "drums", "other")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training mixtures are made from the stems of a corpus."""
+
+    root: str = "data/gen"
+    segment_seconds: float = 2.0
+    batch_size: int = 4  # stereo mixtures per step (each channel is a model batch item)
+    remix: bool = True  # each stem from its own random song and offset (the paper's augmentation)
+    gain_db: float = 6.0  # random gain per stem, uniform in +-gain_db
+    p_silence: float = 0.1  # chance that a stem is silenced in a mixture
+    p_swap: float = 0.5  # chance of a left/right swap per stem
+    min_rms_db: float = -50.0  # energy filter: a stem segment quieter than this is redrawn
+    seed: int = 0
+    max_songs: int = 0  # 0: every song of the split
+
+
+class Corpus:
+    """The stems of one split held in memory as int16 (s, c, n) arrays per song."""
+
+    def __init__(
+        self, root: str | Path, split: str, names: list[str] | None = None, max_songs: int = 0
+    ) -> None:
+        import soundfile as sf
+
+        folder = Path(root) / split
+        if names is None:
+            if not folder.is_dir():
+                raise StemliveError(
+                    f"no {split} split at {folder}: expected {folder}/<song>/"
+                    "{mixture,vocals,bass,drums,other}.wav (MUSDB18-HQ layout); generate one "
+                    "with `python -m training.train_corpus DIR`"
+                )
+            names = sorted(
+                p.name for p in folder.iterdir() if all((p / f"{s}.wav").is_file() for s in STEMS)
+            )
+            if max_songs:
+                names = names[:max_songs]
+        if not names:
+            raise StemliveError(f"{folder} holds no complete song (needs all four stem files)")
+        self.names = list(names)
+        self.songs: list[np.ndarray] = []
+        self.sample_rate = 0
+        for name in self.names:
+            stems = []
+            for s in STEMS:
+                path = folder / name / f"{s}.wav"
+                try:
+                    audio, sr = sf.read(path, dtype="int16", always_2d=True)
+                except (sf.LibsndfileError, OSError) as exc:
+                    raise StemliveError(f"cannot read {path}: {exc}") from None
+                if self.sample_rate and sr != self.sample_rate:
+                    raise StemliveError(f"{path} is at {sr} Hz, the corpus at {self.sample_rate}")
+                self.sample_rate = sr
+                if audio.shape[1] == 1:
+                    audio = np.repeat(audio, 2, axis=1)
+                stems.append(audio.T)
+            n = min(x.shape[1] for x in stems)
+            self.songs.append(np.stack([x[:, :n] for x in stems]))
+
+    def __len__(self) -> int:
+        return len(self.songs)
+
+    def seconds(self) -> float:
+        return sum(x.shape[-1] for x in self.songs) / self.sample_rate
+
+
+def _segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
+    """(c, n_song) int16 -> (c, n) float32, zero padded when the song is shorter."""
+    out = np.zeros((x.shape[0], n), np.float32)
+    seg = x[:, start : start + n]
+    out[:, : seg.shape[1]] = seg / 32768.0
+    return out
+
+
+def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
+    """Stems of the batch of ``step``: (b, s, c, n) float32; the mixture is their sum."""
+    rng = np.random.default_rng([cfg.seed, step])
+    n = int(round(cfg.segment_seconds * corpus.sample_rate))
+    floor = 10 ** (cfg.min_rms_db / 20)
+    batch = np.zeros((cfg.batch_size, len(STEMS), 2, n), np.float32)
+    for b in range(cfg.batch_size):
+        song = int(rng.integers(len(corpus)))
+        start = None
+        for s in range(len(STEMS)):
+            # Redraw a silent segment a few times: silence teaches little (the paper's filter).
+            for _ in range(4):
+                if cfg.remix or start is None:
+                    if cfg.remix:
+                        song = int(rng.integers(len(corpus)))
+                    length = corpus.songs[song].shape[-1]
+                    start = int(rng.integers(max(1, length - n + 1)))
+                seg = _segment(corpus.songs[song][s], start, n)
+                if not cfg.remix or np.sqrt(np.mean(seg**2)) >= floor:
+                    break
+            gain = 10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db) / 20)
+            if rng.random() < cfg.p_silence:
+                gain = 0.0
+            if rng.random() < cfg.p_swap:
+                seg = seg[::-1]
+            batch[b, s] = gain * seg
+    # Keep the mixture out of clipping, as a real master would.
+    peak = np.abs(batch.sum(1)).max(axis=(-2, -1), keepdims=True)[:, None]
+    return batch / np.maximum(peak / 0.99, 1.0)
+
+
+def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> None:
+    step = start
+    while True:
+        queue.put((step, make_batch(corpus, cfg, step)))
+        step += 1
+
+
+class Prefetcher:
+    """Batches of consecutive steps, made ahead by a worker process (or inline if ``workers=0``)."""
+
+    def __init__(self, corpus: Corpus, cfg: DataConfig, start: int, workers: int = 1) -> None:
+        self.corpus, self.cfg, self.next_step = corpus, cfg, start
+        self.proc = None
+        if workers:
+            ctx = mp.get_context("fork")  # the corpus is shared copy-on-write, not pickled
+            self.queue = ctx.Queue(maxsize=4)
+            self.proc = ctx.Process(
+                target=_worker, args=(corpus, cfg, start, self.queue), daemon=True
+            )
+            self.proc.start()
+
+    def next(self) -> tuple[int, np.ndarray]:
+        """(step, batch) for the next step, in order."""
+        if self.proc is None:
+            out = (self.next_step, make_batch(self.corpus, self.cfg, self.next_step))
+        else:
+            out = self.queue.get(timeout=600)
+            if out[0] != self.next_step:
+                raise RuntimeError(f"prefetcher out of order: {out[0]} != {self.next_step}")
+        self.next_step += 1
+        return out
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.join(timeout=5)
+            self.proc = None
