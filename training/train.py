@@ -152,9 +152,10 @@ def validate(model: BSRNN, songs: list[np.ndarray]) -> dict[str, float]:
     for stems in songs:
         est = separate_items(model, torch.from_numpy(stems.sum(0))).numpy()
         for i, s in enumerate(STEMS):
-            scores[s].append(sdr(stems[i], est[i]))
+            if np.sqrt(np.mean(stems[i] ** 2)) >= 1e-4:  # a silent stem has no SDR
+                scores[s].append(sdr(stems[i], est[i]))
     model.train(was_training)
-    out = {s: float(np.mean(v)) for s, v in scores.items()}
+    out = {s: float(np.mean(v)) if v else float("nan") for s, v in scores.items()}
     out["mean"] = float(np.mean([out[s] for s in STEMS]))
     return out
 
@@ -168,6 +169,8 @@ def reference_baselines(songs: list[np.ndarray]) -> dict[str, dict[str, float]]:
         mix_scores, gain_scores = [], []
         for stems in songs:
             mix = stems.sum(0)
+            if np.sqrt(np.mean(stems[i] ** 2)) < 1e-4:
+                continue
             mix_scores.append(sdr(stems[i], mix))
             gain_scores.append(sdr(stems[i], gain_only(mix, stems[i])))
         out["mixture"][s] = float(np.mean(mix_scores))
