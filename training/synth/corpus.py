@@ -78,7 +78,11 @@ def _init_worker() -> None:
 def generate_corpus(
     out: Path, songs: int, seconds: float, seed: int, jobs: int, sample_rate: int = 44100
 ) -> Iterator[tuple[int, str, float]]:
-    """Make songs with seeds ``seed .. seed+songs-1`` under ``out``; yields each as it is done."""
+    """Make songs with seeds ``seed .. seed+songs-1`` under ``out``; yields each as it is done.
+
+    Arguments are checked at once (not at the first ``next``), so errors come before
+    any progress bar.
+    """
     if songs < 1:
         raise StemliveError(f"--songs must be at least 1, got {songs}")
     if seconds < 2:
@@ -87,6 +91,10 @@ def generate_corpus(
         raise StemliveError(f"--jobs must be at least 1, got {jobs}")
     out.mkdir(parents=True, exist_ok=True)
     todo = [Job(seed + i, seconds, sample_rate, out) for i in range(songs)]
+    return _run(todo, jobs)
+
+
+def _run(todo: list[Job], jobs: int) -> Iterator[tuple[int, str, float]]:
     if jobs == 1:
         _init_worker()
         for job in todo:
