@@ -23,6 +23,7 @@ bench: venv
 
 deps:
 	@bash scripts/install_debian_packages.sh $(DEB_PACKAGES)
+	@bash scripts/install_synth_packages.sh
 
 venv: deps $(STAMP)
 

@@ -6,7 +6,7 @@
 # apt cannot find it.
 set -euo pipefail
 PACKAGES=(fluidsynth fluid-soundfont-gm espeak-ng ffmpeg mbrola
-    mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-de1 mbrola-fr4 mbrola-it4 mbrola-es3 mbrola-de5
+    mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-de1 mbrola-fr4 mbrola-de5
     fretsonfire-songs-muldjord fretsonfire-songs-sectoid)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -23,7 +23,7 @@ def stem_spectrograms(song_dir: Path, out_png: Path, seconds: float | None = Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(PANELS), 1, figsize=(10, 11), sharex=True)
+    fig, axes = plt.subplots(len(PANELS), 1, figsize=(8, 9), sharex=True)
     for ax, name in zip(axes, PANELS, strict=True):
         path = song_dir / f"{name}.wav"
         if not path.is_file():
@@ -54,7 +54,7 @@ def stem_spectrograms(song_dir: Path, out_png: Path, seconds: float | None = Non
     fig.suptitle(song_dir.name)
     fig.tight_layout()
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=70)
+    fig.savefig(out_png, dpi=60)
     plt.close(fig)
 
 

@@ -100,7 +100,7 @@ def make_arrangement(
         arr.parts.append(accompaniment_part(rng, role, sections, beats_per_bar, i))
 
     voice = voices[rng.integers(len(voices))]
-    center = int(rng.integers(62, 69)) if voice.female else int(rng.integers(50, 57))
+    center = int(rng.integers(62, 69)) if voice.female else int(rng.integers(52, 58))
     phrase_bars = 1 if bar_seconds > 2.6 else 2
     lead: list[MelodyLine] = []
     used: set[str] = set()

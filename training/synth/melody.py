@@ -69,34 +69,37 @@ def line_pitches(
     chord tone to end on, inside about an octave and a half around ``center``."""
     scale = key.scale()
     pitch = previous if previous is not None else center
+    # An arch: the line tends to rise over its first half and fall back over the second.
+    peak = max(1, int(len(rhythm) * rng.uniform(0.3, 0.7)))
+    steps = np.array([-3, -2, -1, 0, 1, 2, 3])
     out = []
     for i, (onset, _) in enumerate(rhythm):
         chord = chord_at(onset)
-        step = int(
-            rng.choice(
-                [-2, -1, -1, 0, 1, 1, 2, 3, -3],
-                p=[0.08, 0.2, 0.12, 0.14, 0.2, 0.12, 0.08, 0.03, 0.03],
-            )
-        )
-        if pitch > center + 5:
+        up = i < peak
+        p = np.array([0.04, 0.1, 0.22, 0.08, 0.34, 0.16, 0.06])
+        p = p if up else p[::-1]
+        step = int(rng.choice(steps, p=p / p.sum()))
+        if pitch > center + 6:
             step = -abs(step)
-        elif pitch < center - 5:
+        elif pitch < center - 6:
             step = abs(step)
-        idx = _scale_index(pitch, key)
-        pitch = _from_index(idx + step, key)
+        pitch = _from_index(_scale_index(pitch, key) + step, key)
         on_beat = abs(onset - round(onset)) < 1e-6
-        if on_beat or i == len(rhythm) - 1:
-            pcs = chord.pitch_classes()
-            if i == len(rhythm) - 1:
-                pcs = (chord.root, chord.third())
-            pitch = min(
-                (p for p in range(pitch - 4, pitch + 5) if p % 12 in pcs),
-                key=lambda p: (abs(p - pitch), p),
-                default=pitch,
-            )
+        last = i == len(rhythm) - 1
+        if on_beat or last:
+            pcs = (chord.root, chord.third()) if last else chord.pitch_classes()
+            if pitch % 12 not in pcs:
+                # Land on the nearest chord tone, on the side the line is moving to.
+                ahead = (
+                    range(pitch, pitch + 5)
+                    if step >= 0 and not last
+                    else range(pitch, pitch - 5, -1)
+                )
+                pitch = next((q for q in ahead if q % 12 in pcs), pitch)
         if pitch % 12 not in scale and pitch % 12 not in chord.pitch_classes():
             pitch = key.nearest_in_scale(pitch)
-        out.append(int(np.clip(pitch, center - 9, center + 10)))
+        pitch = int(np.clip(pitch, center - 7, center + 9))
+        out.append(pitch)
     return out
 
 

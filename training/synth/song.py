@@ -186,7 +186,7 @@ def _vocal(
             SungNote(arr.seconds_at(x.beat), x.length * 60.0 / arr.tempo, float(x.key))
             for x in line.notes
         ]
-        if notes[0].start < 0.3 or notes[0].start >= seconds:
+        if notes[0].start < 0.0 or notes[0].start >= seconds:
             continue  # lines begun before the excerpt, or after it
         lines.append(SungLine(line.text, notes))
     if not lines:
