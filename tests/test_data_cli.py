@@ -1,4 +1,6 @@
-"""`stemlive data ...`: user errors are one line and exit code 2."""
+"""`stemlive data ...`: user errors are one line and exit code 2; the layout on disk."""
+
+import mido
 
 from realtime.cli import main
 
@@ -9,32 +11,15 @@ def test_synth_rejects_bad_counts(tmp_path, capsys):
     assert "--songs must be at least 1" in err and len(err.strip().splitlines()) == 1
 
 
-def test_synth_writes_the_musdb_layout(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "data",
-                "synth",
-                "--out",
-                str(tmp_path),
-                "--songs",
-                "1",
-                "--seconds",
-                "2",
-                "--seed",
-                "3",
-                "--jobs",
-                "1",
-            ]
-        )
-        == 0
-    )
+def test_synth_writes_the_musdb_layout_and_midi(tmp_path):
+    args = "data synth --songs 1 --seconds 3 --seed 3 --jobs 1 --midi --out".split()
+    assert main([*args, str(tmp_path)]) == 0
     folders = list(tmp_path.glob("*/synth_00000003"))
     assert len(folders) == 1 and folders[0].parent.name in ("train", "valid", "test")
-    assert sorted(p.name for p in folders[0].glob("*.wav")) == [
-        "bass.wav",
-        "drums.wav",
-        "mixture.wav",
-        "other.wav",
-        "vocals.wav",
-    ]
+    names = sorted(p.name for p in folders[0].glob("*.wav"))
+    assert names == ["bass.wav", "drums.wav", "mixture.wav", "other.wav", "vocals.wav"]
+    midi = mido.MidiFile(folders[0] / "song.mid")
+    notes = sum(1 for t in midi.tracks for m in t if m.type == "note_on")
+    lyrics = [m.text for t in midi.tracks for m in t if m.type == "lyrics"]
+    assert notes > 10 and lyrics, "the MIDI file should hold the parts and the sung syllables"
+    assert 2.0 < midi.length <= 3.01  # notes are cut where the audio is

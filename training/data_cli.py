@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes"
     )
     synth.add_argument("--sample-rate", type=int, default=44100, help="default 44100")
+    synth.add_argument(
+        "--midi", action="store_true", help="also write each arrangement as song.mid (with lyrics)"
+    )
     synth.set_defaults(func=_synth)
 
     real = sub.add_parser(
@@ -52,7 +55,7 @@ def _synth(args: argparse.Namespace) -> int:
     made = 0.0
     counts: dict[str, int] = {}
     gen = generate_corpus(
-        args.out, args.songs, args.seconds, args.seed, args.jobs, args.sample_rate
+        args.out, args.songs, args.seconds, args.seed, args.jobs, args.sample_rate, args.midi
     )
     for _, split, seconds in tqdm(gen, total=args.songs, unit="song", desc="synth"):
         made += seconds

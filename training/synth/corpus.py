@@ -44,6 +44,7 @@ class Job:
     seconds: float
     sample_rate: int
     out: Path
+    midi: bool = False  # also write the arrangement as song.mid
 
 
 def write_song(job: Job) -> tuple[int, str, float]:
@@ -59,6 +60,10 @@ def write_song(job: Job) -> tuple[int, str, float]:
     for name in STEMS:
         sf.write(tmp / f"{name}.wav", song.stems[name].T, job.sample_rate, subtype="FLOAT")
     (tmp / "info.json").write_text(json.dumps(song.info, indent=1) + "\n")
+    if job.midi and song.arrangement is not None:
+        from training.synth.midi import write_midi
+
+        write_midi(song.arrangement, tmp / "song.mid", job.seconds)
     # Rename last, so an interrupted run never leaves a half-written song folder.
     if folder.exists():
         for f in folder.iterdir():
@@ -76,7 +81,13 @@ def _init_worker() -> None:
 
 
 def generate_corpus(
-    out: Path, songs: int, seconds: float, seed: int, jobs: int, sample_rate: int = 44100
+    out: Path,
+    songs: int,
+    seconds: float,
+    seed: int,
+    jobs: int,
+    sample_rate: int = 44100,
+    midi: bool = False,
 ) -> Iterator[tuple[int, str, float]]:
     """Make songs with seeds ``seed .. seed+songs-1`` under ``out``; yields each as it is done.
 
@@ -90,7 +101,7 @@ def generate_corpus(
     if jobs < 1:
         raise StemliveError(f"--jobs must be at least 1, got {jobs}")
     out.mkdir(parents=True, exist_ok=True)
-    todo = [Job(seed + i, seconds, sample_rate, out) for i in range(songs)]
+    todo = [Job(seed + i, seconds, sample_rate, out, midi) for i in range(songs)]
     return _run(todo, jobs)
 
 

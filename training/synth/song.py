@@ -26,6 +26,7 @@ class Song:
     sample_rate: int
     stems: dict[str, np.ndarray]
     info: dict = field(default_factory=dict)
+    arrangement: Arrangement | None = None  # the plan it was rendered from (for MIDI export)
 
     @property
     def mixture(self) -> np.ndarray:
@@ -166,7 +167,7 @@ def _render(
     out = {s: (stems[s] * ramp * level).astype(np.float32) for s in STEMS}
     info = arr.describe()
     info.update(seed=seed, seconds=seconds, sample_rate=sr)
-    return Song(seed, sr, out, info)
+    return Song(seed, sr, out, info, arr)
 
 
 def _add_ir(a: np.ndarray, b: np.ndarray) -> np.ndarray:
