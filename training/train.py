@@ -208,6 +208,7 @@ class Trainer:
         resume_from: Path | None = None,
         command: str = "",
         log=print,
+        init_weights: Path | None = None,
     ) -> None:
         self.cfg, self.run_dir, self.command, self.log = cfg, Path(run_dir), command, log
         self.rank, self.world = _dist_setup()
@@ -230,6 +231,13 @@ class Trainer:
             resume_from = full
         if resume_from is not None:
             self._resume(Path(resume_from))
+        elif init_weights is not None:  # fine-tuning: trained weights, a fresh run
+            from model.weights import load_model
+
+            start, _ = load_model(init_weights)
+            if start.cfg != cfg.model:
+                raise StemliveError(f"{init_weights} holds a different model config than this run")
+            self.model.load_state_dict(start.state_dict())
         self.train_corpus = Corpus(
             cfg.data.root, "train", self.song_names, max_songs=cfg.data.max_songs
         )
@@ -420,6 +428,8 @@ class Trainer:
             if log_file is not None:
                 log_file.close()
         self.save()
+        # Every process says what it holds: under DDP the digests must agree.
+        self.log(f"rank {self.rank}/{self.world} step {self.step} weights {digest(self.model)}")
         return result
 
     def _agree(self, stop: bool) -> bool:
@@ -467,6 +477,17 @@ class Trainer:
             + " ".join(f"{s} {scores[s] - gain.get(s, 0):+.2f}" for s in STEMS)
         )
         return row
+
+
+def digest(model: nn.Module) -> str:
+    """A short SHA-256 of all weights (bitwise), to compare processes or runs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def _fmt(d: dict) -> str:

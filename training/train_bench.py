@@ -44,6 +44,8 @@ def benchmark(cfg: TrainConfig, steps: int = 5, warmup: int = 2) -> dict:
     t_data, t_fwd, t_bwd, losses = [], [], [], []
     try:
         for i in range(warmup + steps):
+            if i == warmup:
+                cpu0, wall0 = time.process_time(), time.perf_counter()
             t0 = time.perf_counter()
             _, batch = data.next()
             mix, targets = to_items(batch)
@@ -60,7 +62,10 @@ def benchmark(cfg: TrainConfig, steps: int = 5, warmup: int = 2) -> dict:
                 t_data.append(t1 - t0)
                 t_fwd.append(t2 - t1)
                 t_bwd.append(t3 - t2)
-                losses.append(float(loss))
+                losses.append(loss.item())
+        # CPU seconds per step: what a step costs when the core is not shared with others.
+        cpu_s = (time.process_time() - cpu0) / steps
+        wall_s = (time.perf_counter() - wall0) / steps
     finally:
         data.close()
     step_s = float(np.mean(t_data) + np.mean(t_fwd) + np.mean(t_bwd))
@@ -78,6 +83,9 @@ def benchmark(cfg: TrainConfig, steps: int = 5, warmup: int = 2) -> dict:
         },
         "parameters": model.parameter_count(),
         "step_seconds": step_s,
+        "cpu_seconds_per_step": cpu_s,
+        "cpu_share": cpu_s / wall_s,
+        "steps_per_cpu_hour": 3600 / cpu_s,
         "steps_per_hour": 3600 / step_s,
         "audio_seconds_per_hour": 3600 / step_s * cfg.data.batch_size * cfg.data.segment_seconds,
         "gflops_per_step": flops / 1e9,
@@ -97,7 +105,8 @@ def format_row(r: dict) -> str:
     return (
         f"seg {c['segment_seconds']:.1f}s x b{c['batch_size']} bf16={c['bf16']} "
         f"head={c['model']['head_hidden']} thr={c['threads']} wk={c['workers']}: "
-        f"{r['step_seconds']:.2f} s/step, {r['steps_per_hour']:.0f} steps/h, "
+        f"{r['step_seconds']:.2f} s/step (cpu {r['cpu_seconds_per_step']:.2f}), "
+        f"{r['steps_per_hour']:.0f} steps/h, "
         f"{r['audio_seconds_per_hour']:.0f} audio-s/h, {r['gflops_per_step']:.1f} GFLOP/step "
         f"({r['gflops_per_second']:.1f} GFLOP/s); data {100 * s['data']:.0f}% "
         f"fwd {100 * s['forward']:.0f}% bwd {100 * s['backward']:.0f}%"

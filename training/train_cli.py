@@ -141,7 +141,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "below replace single fields.",
     )
     p.add_argument(
-        "--run", default="training/runs/default", help="run folder (resumes if it holds last.pt)"
+        "--run",
+        "--run-dir",
+        dest="run",
+        default="training/runs/default",
+        help="run folder (resumes if it holds last.pt)",
     )
     p.add_argument("--config", type=Path, help="TrainConfig JSON")
     p.add_argument("--resume", help="a last.pt or a compact checkpoint folder to start from")

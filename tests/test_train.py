@@ -1,0 +1,133 @@
+"""Training: the loss falls, resume is exact, torchrun processes agree, the benchmark runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from test_train_support import make_corpus
+
+from model.bsrnn import BSRNN
+from model.config import ModelConfig
+from training.train import TrainConfig, Trainer, digest
+from training.train_data import DataConfig, make_batch
+
+
+def tiny_config(root: Path, **kw) -> TrainConfig:
+    data = DataConfig(root=str(root), segment_seconds=0.25, batch_size=2, seed=1)
+    base = TrainConfig(
+        model=ModelConfig.preset("tiny"),
+        data=data,
+        lr=3e-3,
+        warmup_steps=1,
+        workers=0,
+        valid_songs=0,
+        log_every=1,
+    )
+    return replace(base, **kw)
+
+
+def quiet(msg: str) -> None:
+    pass
+
+
+def test_a_few_steps_reduce_the_loss(tmp_path):
+    make_corpus(tmp_path / "data")
+    tr = Trainer(tiny_config(tmp_path / "data"), tmp_path / "run", log=quiet)
+    batch = make_batch(tr.train_corpus, tr.cfg.data, 0)
+    first = tr.train_step(batch)["loss"]
+    for _ in range(15):
+        last = tr.train_step(batch)["loss"]
+    assert last < 0.8 * first, (first, last)
+
+
+def test_resume_gives_the_identical_next_step(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data")
+    Trainer(replace(cfg, max_steps=3), tmp_path / "a", log=quiet).run()
+    resumed = Trainer(replace(cfg, max_steps=4), tmp_path / "a", log=quiet)
+    assert resumed.step == 3
+    resumed.run()
+    straight = Trainer(replace(cfg, max_steps=4), tmp_path / "b", log=quiet)
+    straight.run()
+    assert resumed.step == straight.step == 4
+    for (k, a), (_, b) in zip(
+        resumed.model.state_dict().items(), straight.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), k
+    # And step 4 really changed something, so the equality above is not vacuous.
+    at3 = Trainer(replace(cfg, max_steps=3), tmp_path / "c", log=quiet)
+    at3.run()
+    assert digest(at3.model) != digest(straight.model)
+
+
+def test_validation_curve_and_compact_checkpoint(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=4, valid_every=2, valid_songs=1, valid_seconds=1)
+    tr = Trainer(cfg, tmp_path / "run", log=quiet)
+    tr.run()
+    assert [r["step"] for r in tr.curve] == [2, 4]
+    assert (tmp_path / "run" / "curve.csv").read_text().count("\n") == 3
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+    assert set(tr.baselines) == {"mixture", "gain_only"}
+
+
+def test_torchrun_two_processes_agree_on_weights(tmp_path):
+    make_corpus(tmp_path / "data")
+    exe = shutil.which("stemlive", path=os.path.dirname(sys.executable))
+    assert exe, "the stemlive entry point is not installed in this environment"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29533",
+        "--no-python",
+        exe,
+        "train",
+        "--run-dir",  # not "--run": torchrun would take it as an abbreviation of its --run-path
+        str(tmp_path / "run"),
+        "--preset",
+        "tiny",
+        "--data",
+        str(tmp_path / "data"),
+        "--segment",
+        "0.25",
+        "--batch",
+        "1",
+        "--steps",
+        "3",
+        "--workers",
+        "0",
+        "--valid-every",
+        "0",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    digests = dict(re.findall(r"rank (\d)/2 step 3 weights ([0-9a-f]{16})", out.stdout))
+    assert set(digests) == {"0", "1"}, out.stdout[-2000:]
+    assert digests["0"] == digests["1"]
+    saved = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    m = BSRNN(ModelConfig.preset("tiny"))
+    m.load_state_dict(saved["model"])
+    assert digest(m) == digests["0"]
+    torch.manual_seed(1)
+    assert digest(m) != digest(BSRNN(ModelConfig.preset("tiny")))
+
+
+def test_benchmark_runs_on_the_tiny_preset(tmp_path):
+    from training.train_bench import benchmark, format_row
+
+    make_corpus(tmp_path / "data")
+    res = benchmark(tiny_config(tmp_path / "data"), steps=2, warmup=1)
+    assert res["steps_per_hour"] > 0 and res["audio_seconds_per_hour"] > 0
+    assert res["gflops_per_step"] > 0
+    assert abs(sum(res["split"].values()) - 1) < 1e-6
+    assert "steps/h" in format_row(res)
