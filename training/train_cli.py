@@ -12,6 +12,20 @@ import sys
 from pathlib import Path
 
 
+def _newest(run_dir: Path, resume: Path | None) -> Path | None:
+    """The run's own last.pt when it is at least as far as ``resume`` (exact beats compact)."""
+    import json
+
+    import torch
+
+    last = run_dir / "last.pt"
+    if resume is None or not last.is_file() or not resume.is_dir():
+        return resume
+    compact_step = json.loads((resume / "train_state.json").read_text())["step"]
+    last_step = torch.load(last, map_location="cpu", weights_only=True)["state"]["step"]
+    return last if last_step >= compact_step else resume
+
+
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -23,7 +37,16 @@ def _train(args: argparse.Namespace) -> int:
     cfg_path = args.config
     if cfg_path is None and (run_dir / "config.json").is_file():
         cfg_path = run_dir / "config.json"  # resuming a run keeps its config
-    cfg = load_config(cfg_path)
+    resume = Path(args.resume) if args.resume else None
+    if cfg_path is None and resume is not None and (resume / "train_state.json").is_file():
+        import json
+
+        from training.train import TrainConfig
+
+        cfg = TrainConfig.from_dict(json.loads((resume / "train_state.json").read_text())["config"])
+    else:
+        cfg = load_config(cfg_path)
+    resume = _newest(run_dir, resume)
     if args.preset:
         try:
             cfg = replace(cfg, model=ModelConfig.preset(args.preset))
@@ -80,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
     trainer = Trainer(
         cfg,
         run_dir,
-        resume_from=Path(args.resume) if args.resume else None,
+        resume_from=resume,
         command=command,
         log=stdout_log,
     )

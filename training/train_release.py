@@ -1,0 +1,85 @@
+"""Release export: a weights folder (model/weights format, fp16) with a model card.
+
+The card (``MODEL_CARD.md``) and ``config.json``'s info say what the weights
+were trained on, for how long, how they score next to the baselines, and
+the exact command, so a user can tell a release from a placeholder.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from model.weights import save_model
+from training.checkpoint import load_compact
+
+STEMS = ("vocals", "bass", "drums", "other")
+
+
+def model_card(name: str, info: dict, cfg: dict) -> str:
+    """Markdown card from a weights folder's info."""
+    valid = info.get("metrics", {}).get("valid_sdr", {})
+    base = info.get("baselines", {})
+    rows = ["| | " + " | ".join(STEMS) + " | mean |", "|---" * 6 + "|"]
+    rows.append(
+        "| model | "
+        + " | ".join(f"{valid.get(s, float('nan')):.2f}" for s in STEMS)
+        + f" | {valid.get('mean', float('nan')):.2f} |"
+    )
+    for b, vals in base.items():
+        rows.append(
+            f"| {b} | "
+            + " | ".join(f"{vals.get(s, float('nan')):.2f}" for s in STEMS)
+            + f" | {vals.get('mean', float('nan')):.2f} |"
+        )
+    m = cfg
+    return f"""# stemlive weights: {name}
+
+Causal Band-Split RNN (shared trunk, one mask head per stem), streaming with
+{m["n_fft"] - 1} samples of latency at {m["sample_rate"]} Hz (n_fft {m["n_fft"]}, hop {m["hop"]};
+N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, band hidden
+{m["band_hidden"]}, head hidden {m["head_hidden"]}).
+
+- Trained: {info.get("trained")}, {info.get("steps")} steps, {info.get("time")}
+- Data: {info.get("data")}
+  (generated songs: FluidR3 GM / MuseScore soundfonts, mbrola voices: training use only)
+- Command: `{info.get("command")}`
+
+## Validation SDR (dB, whole-track, mean over the validation songs)
+
+{chr(10).join(rows)}
+
+gain_only is the oracle "mixture times the best gain per stem and channel": a
+model below it has learned levels, not sources. Scores are on generated songs,
+not on real music; see `stemlive eval` for the test split and more baselines.
+
+## Limits
+
+Trained for minutes to hours on two CPU cores, on synthetic songs: expect
+audible bleed between stems, and weaker results on real recordings.
+"""
+
+
+def export(src: Path, dst: Path, name: str = "default", command: str = "") -> Path:
+    """Export a compact checkpoint folder ``src`` as a release into ``dst``."""
+    model, state = load_compact(src)
+    info = json.loads((src / "config.json").read_text())["info"]
+    info["name"] = name
+    info["source_checkpoint"] = str(src)
+    if command:
+        info["export_command"] = command
+    save_model(model.eval(), dst, info=info, half=True)
+    (dst / "MODEL_CARD.md").write_text(model_card(name, info, model.cfg.to_dict()))
+    return dst
+
+
+def export_release(trainer, dst: Path) -> Path:
+    """Export a finished Trainer's best compact checkpoint."""
+    return export(trainer.run_dir / "best", dst)
+
+
+if __name__ == "__main__":  # python -m training.train_release SRC DST [NAME]
+    name = sys.argv[3] if len(sys.argv) > 3 else "default"
+    cmd = "python -m training.train_release " + " ".join(sys.argv[1:])
+    print(export(Path(sys.argv[1]), Path(sys.argv[2]), name, cmd))
