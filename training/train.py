@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -272,8 +273,10 @@ class Trainer:
                 self.optimizer,
                 lambda s, s0=self.step: lr_factor(self.cfg, s) * min(1.0, (s - s0 + 1) / 50),
             )
-            for _ in range(self.step):
-                self.scheduler.step()
+            with warnings.catch_warnings():  # fast-forwarding the schedule, not stepping early
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(self.step):
+                    self.scheduler.step()
             self.resumed_from = str(path)
             self.log(f"resumed from compact checkpoint {path} at step {self.step}")
             return

@@ -1,0 +1,56 @@
+"""Resume from a compact (committed) checkpoint continues the same learning curve."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from test_train import quiet, tiny_config
+from test_train_support import make_corpus
+
+from training.checkpoint import load_compact
+from training.train import Trainer, validate, validation_set
+from training.train_data import Corpus
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "training" / "checkpoints" / "std1"
+
+
+def test_resume_from_a_compact_checkpoint_continues_the_curve(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", valid_every=2, valid_songs=1, valid_seconds=1)
+    first = Trainer(replace(cfg, max_steps=4), tmp_path / "a", log=quiet)
+    first.run()
+    resumed = Trainer(
+        replace(cfg, max_steps=6), tmp_path / "b", resume_from=tmp_path / "a" / "best", log=quiet
+    )
+    assert resumed.step == 4 and resumed.curve == first.curve
+    # fp16 weights: the resumed model scores what the curve says, to a few hundredths of a dB
+    again = validate(resumed.model, resumed.valid)
+    for s in ("vocals", "bass", "drums", "other"):
+        assert abs(again[s] - first.curve[-1][f"sdr_{s}"]) < 0.05
+    resumed.run()
+    assert [r["step"] for r in resumed.curve] == [2, 4, 6]
+    assert resumed.curve[-1]["train_minutes"] > first.curve[-1]["train_minutes"]
+
+
+def test_the_committed_checkpoint_scores_its_last_curve_point():
+    """The committed weights reproduce the validation SDR their curve ends with."""
+    model, state = load_compact(COMMITTED)
+    root = Path(state["config"]["data"]["root"])
+    root = root if root.is_absolute() else REPO / root
+    if not (root / "valid").is_dir():  # a fresh machine: generate the validation songs
+        from training.train_corpus import CorpusSpec, generate_corpus
+
+        generate_corpus(root, CorpusSpec(train_songs=0, test_songs=0), log=quiet)
+    from training.train import TrainConfig
+
+    cfg = TrainConfig.from_dict(state["config"])
+    scores = validate(model, validation_set(cfg, Corpus(root, "valid")))
+    last = state["curve"][-1]
+    assert last["step"] == state["step"]
+    for s in ("vocals", "bass", "drums", "other"):
+        assert abs(scores[s] - last[f"sdr_{s}"]) < 0.1, (s, scores[s], last[f"sdr_{s}"])
+    gain = state["baselines"]["gain_only"]
+    assert np.mean([scores[s] - gain[s] for s in gain if s != "mean"]) > 1.0
