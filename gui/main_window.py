@@ -1,0 +1,478 @@
+"""The main window: transport, mixer, spectrograms and status, driven by the engine's snapshot.
+
+Threading: the window reads ``engine.snapshot()`` on a QTimer (about 30 fps)
+and sends mixer and transport parameters directly (lock-free assignments on
+the engine side). Everything that may block - starting, stopping, device
+changes, opening files, recording - goes through ``EngineRunner``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.engine_api import EngineApi, EngineEvent, EngineSettings, GuiSnapshot
+from gui.engine_runner import EngineRunner
+from gui.mixer_panel import MixerPanel, strip_differences
+from gui.presets import MixState, builtin_presets
+from gui.settings_dialog import SettingsDialog
+from gui.settings_store import SettingsStore
+from gui.spectrogram_view import SpectrogramView
+from gui.theme import ERROR, WARNING
+from gui.transport import SOURCE_FILE, SOURCE_INPUT, TransportBar
+
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif);;All files (*)"
+HEADLESS_NOTICE = (
+    "No output device: the separation runs and the meters move, but nothing is heard. "
+    "Choose an output device in Settings (Ctrl+,)."
+)
+
+
+class MainWindow(QMainWindow):
+    """The stemlive window around one engine."""
+
+    def __init__(
+        self,
+        engine: EngineApi,
+        store: SettingsStore,
+        fps: float = 30.0,
+        record_root: Path | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.store = store
+        self.runner = EngineRunner(self)
+        self.runner.done.connect(self._on_done)
+        self.runner.failed.connect(self._on_failed)
+        self.settings = store.engine_settings()
+        self.record_root = record_root or Path.home() / "stemlive-recordings"
+        self.current_file: str | None = None
+        self.source = SOURCE_FILE
+        self.last_snapshot = GuiSnapshot()
+        self.last_error: str = ""  # the last message shown to the user (tests read it)
+        self.frames = 0
+        self.frame_seconds: list[float] = []  # time spent per refresh, for the stability note
+        self._message_box: QMessageBox | None = None
+        self.setWindowTitle("stemlive")
+        self.setAcceptDrops(True)
+
+        stems = engine.stems
+        self.transport = TransportBar()
+        self.transport.set_recent(store.recent_files())
+        self.mixer = MixerPanel(stems)
+        self.spectrograms = SpectrogramView(("input", *stems))
+        self.notice = QLabel(HEADLESS_NOTICE)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+
+        self.view_box = QComboBox()
+        self.view_box.addItem("All stacked", None)
+        for s in ("input", *stems):
+            self.view_box.addItem(s.capitalize(), s)
+        self.view_box.setToolTip("Spectrograms: all stacked, or one large (V cycles)")
+        settings_button = QPushButton("Settings…")
+        settings_button.setToolTip("Devices, sample rate, latency, model (Ctrl+,)")
+        settings_button.clicked.connect(lambda: self.open_settings())
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Spectrograms"))
+        head.addWidget(self.view_box)
+        head.addStretch(1)
+        head.addWidget(settings_button)
+        rl.addLayout(head)
+        rl.addWidget(self.spectrograms, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.mixer)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([560, 720])
+
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(6, 6, 6, 6)
+        cl.addWidget(self.transport)
+        cl.addWidget(self.notice)
+        cl.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+        self._build_status_bar()
+        self._build_shortcuts()
+        self._connect()
+
+        self._refresh_presets()
+        self.mixer.set_mix(store.mix(stems))
+        single = store.spectrogram_single()
+        if single in ("input", *stems):
+            self.view_box.setCurrentIndex(self.view_box.findData(single))
+        geometry = store.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(1, int(round(1000.0 / fps))))
+        self.timer.timeout.connect(self.refresh)
+
+    # -- building --------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_latency = QLabel("latency –")
+        self.status_cpu = QLabel("CPU –")
+        self.status_xruns = QLabel("xruns 0")
+        self.status_misses = QLabel("misses 0")
+        self.status_model = QLabel(f"model {self.engine.model_name}")
+        self.status_untrained = QLabel("untrained")
+        self.status_untrained.setStyleSheet(f"color: {WARNING}; font-weight: bold;")
+        self.status_untrained.setToolTip("This model has random weights: the stems are not real")
+        self.status_untrained.setVisible(not self.engine.model_trained)
+        self.status_state = QLabel("starting…")
+        for w in (self.status_state,):
+            bar.addWidget(w, 1)
+        for w in (
+            self.status_latency,
+            self.status_cpu,
+            self.status_xruns,
+            self.status_misses,
+            self.status_model,
+            self.status_untrained,
+        ):
+            bar.addPermanentWidget(w)
+
+    def _build_shortcuts(self) -> None:
+        def key(seq: str, slot, name: str) -> None:
+            sc = QShortcut(QKeySequence(seq), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(slot)
+            sc.setObjectName(name)
+
+        key("Space", self.toggle_play, "play")
+        key("L", lambda: self.transport.loop.toggle(), "loop")
+        key("B", self.mixer.toggle_bypass, "bypass")
+        key("R", lambda: self.transport.record.toggle(), "record")
+        key("V", self._cycle_view, "view")
+        key("Left", lambda: self._nudge(-5.0), "back")
+        key("Right", lambda: self._nudge(5.0), "forward")
+        key("Home", lambda: self.seek(0.0), "home")
+        key("0", lambda: self.mixer.apply_preset("Full mix"), "reset-mix")
+        # Shift+digit reaches Qt as the shifted symbol on most layouts: bind both.
+        shifted = "!@#$%^&*("
+        for i in range(min(9, len(self.engine.stems))):
+            key(str(i + 1), lambda i=i: self.mixer.toggle_solo(i), f"solo{i + 1}")
+            key(f"Shift+{i + 1}", lambda i=i: self.mixer.toggle_mute(i), f"mute{i + 1}")
+            key(shifted[i], lambda i=i: self.mixer.toggle_mute(i), f"mute{i + 1}-symbol")
+        open_action = QAction("Open…", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self.choose_file)
+        settings_action = QAction("Settings…", self)
+        settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        settings_action.triggered.connect(lambda: self.open_settings())
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.addActions([open_action, settings_action, quit_action])
+
+    def _connect(self) -> None:
+        t = self.transport
+        t.open_requested.connect(self.choose_file)
+        t.recent_chosen.connect(self.load_file)
+        t.play_toggled.connect(self.set_playing)
+        t.seek_requested.connect(self.seek)
+        t.loop_toggled.connect(self.engine.set_loop)
+        t.source_changed.connect(self.set_source)
+        t.record_toggled.connect(self.set_recording)
+        self.mixer.mix_changed.connect(self._on_mix_changed)
+        self.mixer.save_preset_requested.connect(self.save_preset)
+        self.view_box.currentIndexChanged.connect(self._on_view)
+
+    # -- engine lifecycle ------------------------------------------------------------
+    def start(self, file: str | None = None) -> None:
+        """Start the engine (off the GUI thread), then open ``file`` or the last one."""
+        self.timer.start()
+        self.status_state.setText("starting the engine…")
+        settings = self.settings
+        self.runner.submit("start", lambda: self.engine.start(settings))
+        file = file or self.store.last_file()
+        if file and Path(file).is_file():
+            self.load_file(file)
+
+    def apply_settings(self, settings: EngineSettings) -> None:
+        """Store new settings and restart the engine with them, keeping the song's place."""
+        self.settings = settings
+        self.store.set_engine_settings(settings)
+        snap = self.last_snapshot
+        was_playing, position, file = snap.playing, snap.position_s, self.current_file
+
+        def restart() -> None:
+            self.engine.stop()
+            self.engine.start(settings)
+            if file and self.source == SOURCE_FILE:
+                self.engine.open_file(Path(file))
+                self.engine.seek(position)
+                if was_playing:
+                    self.engine.play()
+            elif self.source == SOURCE_INPUT:
+                self.engine.use_input_device()
+
+        self.status_state.setText("restarting the engine…")
+        self.spectrograms.reset()
+        self.runner.submit("restart", restart)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop the refresh timer and the engine, waiting for it (used on close)."""
+        self.timer.stop()
+        if self.transport.record.isChecked():
+            self.runner.submit("stop-recording", self.engine.stop_recording)
+        self.runner.submit("stop", self.engine.stop)
+        self.runner.wait(timeout_ms)
+
+    def _on_done(self, name: str, result: object) -> None:
+        if name in ("start", "restart"):
+            self.status_state.setText("running")
+            self.status_model.setText(f"model {self.engine.model_name}")
+            self.status_untrained.setVisible(not self.engine.model_trained)
+        elif name == "open":
+            path, self.current_file = str(result), str(result)
+            self.transport.set_recent(self.store.add_recent(path))
+            self.transport.file_label.setText(Path(path).name)
+            self.setWindowTitle(f"stemlive – {Path(path).name}")
+            self.source = SOURCE_FILE
+            self.transport.set_source(SOURCE_FILE)
+            self.status_state.setText(f"playing {Path(path).name}")
+            self.engine.play()
+        elif name == "input":
+            self.source = SOURCE_INPUT
+            self.transport.set_source(SOURCE_INPUT)
+            self.status_state.setText(f"live input: {self.settings.input_device}")
+        elif name == "record":
+            self.status_state.setText(f"recording to {result}")
+        elif name == "stop-recording":
+            self.status_state.setText("recording saved")
+
+    def _on_failed(self, name: str, message: str) -> None:
+        if name in ("start", "restart"):
+            self.status_state.setText("engine stopped")
+            self.show_error("The audio engine could not start", message, offer_settings=True)
+        elif name == "open":
+            self.show_error(
+                "Could not open the file", f"{message}\n\nThe previous source keeps playing."
+            )
+        elif name == "input":
+            self.transport.set_source(self.source)
+            self.show_error("Could not use the input device", message, offer_settings=True)
+        elif name == "record":
+            self.transport.set_recording(False)
+            self.show_error("Could not start recording", message)
+        else:
+            self.show_error(f"{name} failed", message)
+
+    # -- user actions ----------------------------------------------------------------
+    def choose_file(self) -> None:
+        start = str(Path(self.current_file).parent) if self.current_file else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a song", start, AUDIO_FILTER)
+        if path:
+            self.load_file(path)
+
+    def load_file(self, path: str) -> None:
+        """Open a song on the runner; the current source plays on until it is ready."""
+        p = Path(path)
+        self.status_state.setText(f"opening {p.name}…")
+
+        def open_it() -> str:
+            self.engine.open_file(p)
+            return str(p)
+
+        self.runner.submit("open", open_it)
+
+    def set_source(self, source: str) -> None:
+        if source == SOURCE_INPUT:
+            if not self.settings.input_device:
+                self.transport.set_source(self.source)
+                self.show_error(
+                    "No input device chosen",
+                    "Pick an input device in Settings to separate live audio.",
+                    offer_settings=True,
+                )
+                return
+            self.runner.submit("input", self.engine.use_input_device)
+        elif self.current_file:
+            self.load_file(self.current_file)
+        else:
+            self.source = SOURCE_FILE
+            self.transport.set_source(SOURCE_FILE)
+            self.choose_file()
+
+    def toggle_play(self) -> None:
+        self.set_playing(not self.last_snapshot.playing)
+
+    def set_playing(self, on: bool) -> None:
+        (self.engine.play if on else self.engine.pause)()
+        self.transport.set_playing(on)
+
+    def seek(self, seconds: float) -> None:
+        self.engine.seek(max(0.0, seconds))
+
+    def _nudge(self, delta: float) -> None:
+        snap = self.last_snapshot
+        if snap.duration_s > 0:
+            self.seek(min(snap.duration_s, max(0.0, snap.position_s + delta)))
+
+    def set_recording(self, on: bool) -> None:
+        if on:
+            folder = self.record_root / time.strftime("%Y%m%d-%H%M%S")
+            self.runner.submit("record", lambda: self.engine.start_recording(folder))
+        else:
+            self.runner.submit("stop-recording", self.engine.stop_recording)
+
+    def save_preset(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save preset", "Name of the preset:")
+        name = name.strip()
+        if ok and name:
+            self.store.save_user_preset(name, self.mixer.mix)
+            self._refresh_presets()
+            self.mixer.preset_box.setCurrentText(name)
+
+    def _refresh_presets(self) -> None:
+        presets = builtin_presets(self.engine.stems)
+        presets.update(self.store.user_presets(self.engine.stems))
+        self.mixer.set_presets(presets)
+
+    def open_settings(self, message: str = "") -> SettingsDialog:
+        """Show the settings dialog (non-modal so the meters keep moving); returns it."""
+        try:
+            devices = self.engine.devices()
+        except Exception as exc:  # noqa: BLE001 - a broken audio server must not stop settings
+            devices = []
+            message = (message + "\n" if message else "") + f"Could not list devices: {exc}"
+        dialog = SettingsDialog(self.settings, devices, message, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
+        dialog.open()
+        return dialog
+
+    def show_error(self, title: str, text: str, offer_settings: bool = False) -> QMessageBox:
+        """A non-modal message (the window and the audio go on); optionally a way to Settings."""
+        self.last_error = f"{title}: {text}"
+        self.status_state.setText(title)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        if offer_settings:
+            choose = box.addButton("Choose a device…", QMessageBox.ButtonRole.ActionRole)
+            choose.clicked.connect(lambda: self.open_settings(text))
+        self._message_box = box
+        box.open()
+        return box
+
+    def _on_mix_changed(self, old: MixState, new: MixState) -> None:
+        e = self.engine
+        for stem, diff in strip_differences(old, new).items():
+            if "gain_db" in diff:
+                e.set_gain_db(stem, float(diff["gain_db"]))
+            if "mute" in diff:
+                e.set_mute(stem, bool(diff["mute"]))
+            if "solo" in diff:
+                e.set_solo(stem, bool(diff["solo"]))
+        if old.master_db != new.master_db:
+            e.set_master_db(new.master_db)
+        if old.bypass != new.bypass:
+            e.set_bypass(new.bypass)
+        self.store.set_mix(new)
+
+    def push_mix(self) -> None:
+        """Send the whole mix to the engine (after a start, which begins neutral)."""
+        self._on_mix_changed(MixState({}, math.nan, not self.mixer.mix.bypass), self.mixer.mix)
+
+    def _on_view(self, _index: int) -> None:
+        single = self.view_box.currentData()
+        self.spectrograms.set_single(single)
+        self.store.set_spectrogram_single(single)
+
+    def _cycle_view(self) -> None:
+        self.view_box.setCurrentIndex((self.view_box.currentIndex() + 1) % self.view_box.count())
+
+    # -- the frame ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        """One GUI frame: read the snapshot, draw it, handle the engine's events."""
+        t0 = time.perf_counter()
+        snap = self.engine.snapshot()
+        self.last_snapshot = snap
+        self.mixer.show_levels(snap.levels)
+        self.spectrograms.push(
+            snap.spectrogram,
+            snap.spectrogram_sources,
+            snap.spectrogram_count,
+            snap.spectrogram_freqs,
+            snap.column_seconds,
+        )
+        if self.source == SOURCE_FILE:
+            self.transport.show_position(snap.position_s, snap.duration_s)
+            self.transport.set_playing(snap.playing)
+            self.transport.set_looping(snap.looping)
+        self.transport.set_recording(snap.recording)
+        if snap.running:
+            self.status_latency.setText(f"latency {snap.latency_ms:.1f} ms")
+            self.status_cpu.setText(
+                f"CPU {100 * snap.worker_load:.0f}% (p99 {snap.worker_p99_ms:.1f} ms)"
+            )
+        self.status_xruns.setText(f"xruns {snap.xruns}")
+        self.status_misses.setText(f"misses {snap.misses}")
+        for label, bad in ((self.status_xruns, snap.xruns), (self.status_misses, snap.misses)):
+            label.setStyleSheet(f"color: {ERROR};" if bad else "")
+        self.notice.setVisible(snap.running and not snap.has_output)
+        for event in self.engine.poll_events():
+            self.handle_event(event)
+        self.frames += 1
+        if len(self.frame_seconds) < 100_000:
+            self.frame_seconds.append(time.perf_counter() - t0)
+
+    def handle_event(self, event: EngineEvent) -> None:
+        if event.kind == "device-lost":
+            self.status_state.setText("audio device lost")
+            self.show_error("The audio device is gone", event.message, offer_settings=True)
+        elif event.kind == "error":
+            self.show_error("Audio engine error", event.message)
+        elif event.kind == "end-of-file":
+            self.transport.set_playing(False)
+        else:
+            self.statusBar().showMessage(event.message, 5000)
+
+    # -- Qt events -----------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.load_file(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.store.set_geometry(self.saveGeometry())
+        self.store.set_mix(self.mixer.mix)
+        self.store.sync()
+        self.shutdown()
+        super().closeEvent(event)

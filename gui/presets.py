@@ -1,0 +1,128 @@
+"""The mixer's state (gain, mute, solo per stem; master; bypass) and named presets.
+
+A preset is a complete ``MixState`` for the stems it names: applying one sets
+every strip, so nothing of the previous mix lingers. Built-in presets are
+code; user presets live in QSettings as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+
+GAIN_MIN_DB = -60.0  # the fader's bottom notch means -inf
+GAIN_MAX_DB = 6.0
+
+
+@dataclass(frozen=True)
+class StripState:
+    """One stem's fader and buttons."""
+
+    gain_db: float = 0.0  # -inf silences
+    mute: bool = False
+    solo: bool = False
+
+
+@dataclass(frozen=True)
+class MixState:
+    """The whole mixer; immutable so the GUI can hand it around and compare it."""
+
+    strips: dict[str, StripState] = field(default_factory=dict)
+    master_db: float = 0.0
+    bypass: bool = False
+
+    @classmethod
+    def neutral(cls, stems: tuple[str, ...]) -> MixState:
+        """Every stem at 0 dB, nothing muted or soloed."""
+        return cls({s: StripState() for s in stems})
+
+    def with_strip(self, stem: str, **changes: object) -> MixState:
+        """A copy with one strip changed (``gain_db``, ``mute``, ``solo``)."""
+        strips = dict(self.strips)
+        strips[stem] = replace(strips.get(stem, StripState()), **changes)
+        return replace(self, strips=strips)
+
+    def audible(self, stem: str) -> bool:
+        """Mute wins over solo; when any stem is soloed, only soloed stems sound."""
+        s = self.strips[stem]
+        if s.mute or s.gain_db == -math.inf:
+            return False
+        any_solo = any(x.solo for x in self.strips.values())
+        return s.solo or not any_solo
+
+    def effective_gains_db(self) -> dict[str, float]:
+        """What each stem contributes to the remix, in dB, after mute and solo."""
+        return {
+            name: (s.gain_db + self.master_db) if self.audible(name) else -math.inf
+            for name, s in self.strips.items()
+        }
+
+    def to_json(self) -> str:
+        """JSON that survives -inf (stored as null)."""
+
+        def db(x: float) -> float | None:
+            return None if x == -math.inf else x
+
+        return json.dumps(
+            {
+                "strips": {
+                    k: {"gain_db": db(v.gain_db), "mute": v.mute, "solo": v.solo}
+                    for k, v in self.strips.items()
+                },
+                "master_db": db(self.master_db),
+                "bypass": self.bypass,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str, stems: tuple[str, ...]) -> MixState:
+        """Read ``to_json`` output for these stems; unknown stems are dropped, missing ones neutral.
+
+        Raises ValueError with a readable message on malformed input.
+        """
+        try:
+            d = json.loads(text)
+            strips = {}
+            for name in stems:
+                s = d.get("strips", {}).get(name, {})
+                g = s.get("gain_db", 0.0)
+                strips[name] = StripState(
+                    gain_db=-math.inf if g is None else _clamp_db(float(g)),
+                    mute=bool(s.get("mute", False)),
+                    solo=bool(s.get("solo", False)),
+                )
+            m = d.get("master_db", 0.0)
+            return cls(strips, -math.inf if m is None else _clamp_db(float(m)), bool(d.get("bypass")))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a stemlive mixer preset: {exc}") from None
+
+
+def _clamp_db(db: float) -> float:
+    if db < GAIN_MIN_DB:
+        return -math.inf
+    return min(GAIN_MAX_DB, db)
+
+
+def _preset(stems: tuple[str, ...], **gains: float) -> MixState:
+    """A preset by per-stem gain (dB); ``-inf`` becomes a mute so the fader keeps its place."""
+    strips = {}
+    for s in stems:
+        g = gains.get(s, 0.0)
+        strips[s] = StripState(0.0, mute=True) if g == -math.inf else StripState(g)
+    return MixState(strips)
+
+
+def builtin_presets(stems: tuple[str, ...]) -> dict[str, MixState]:
+    """The presets every user gets, for the model's stems (names absent from it are ignored)."""
+    off = -math.inf
+    return {
+        "Full mix": _preset(stems),
+        "Karaoke": _preset(stems, vocals=off),
+        "A cappella": _preset(stems, bass=off, drums=off, other=off),
+        "Drumless": _preset(stems, drums=off),
+        "Bassless": _preset(stems, bass=off),
+        # Practising along: your instrument's stem quiet but audible as a guide.
+        "Instrumental practice": _preset(stems, other=-18.0, vocals=-6.0),
+        "Rhythm section": _preset(stems, vocals=off, other=off),
+    }

@@ -1,0 +1,113 @@
+"""What persists between runs (devices, engine settings, last and recent files, the mix,
+user presets, window layout), on a QSettings the caller provides.
+
+The store never creates its own QSettings so that tests (and a portable
+install) can point it at a file of their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from gui.engine_api import EngineSettings
+from gui.presets import MixState
+
+MAX_RECENT = 8
+
+
+class SettingsStore:
+    """Typed access to the keys stemlive keeps in a QSettings."""
+
+    def __init__(self, qsettings: QSettings) -> None:
+        self.q = qsettings
+
+    # -- engine ---------------------------------------------------------------------
+    def engine_settings(self) -> EngineSettings:
+        q = self.q
+        try:
+            return EngineSettings(
+                input_device=q.value("engine/input_device") or None,
+                output_device=q.value("engine/output_device") or None,
+                sample_rate=int(q.value("engine/sample_rate") or 0) or None,
+                latency_preset=str(q.value("engine/latency_preset") or "standard"),
+                safety_ms=float(q.value("engine/safety_ms") or 10.0),
+                model_folder=q.value("engine/model_folder") or None,
+            )
+        except (TypeError, ValueError):
+            return EngineSettings()  # a hand-edited or old file: start from defaults
+
+    def set_engine_settings(self, s: EngineSettings) -> None:
+        q = self.q
+        q.setValue("engine/input_device", s.input_device or "")
+        q.setValue("engine/output_device", s.output_device or "")
+        q.setValue("engine/sample_rate", s.sample_rate or 0)
+        q.setValue("engine/latency_preset", s.latency_preset)
+        q.setValue("engine/safety_ms", float(s.safety_ms))
+        q.setValue("engine/model_folder", s.model_folder or "")
+
+    # -- files ----------------------------------------------------------------------
+    def last_file(self) -> str | None:
+        return self.q.value("files/last") or None
+
+    def recent_files(self) -> list[str]:
+        raw = self.q.value("files/recent") or "[]"
+        try:
+            return [str(p) for p in json.loads(raw)][:MAX_RECENT]
+        except (ValueError, TypeError):
+            return []
+
+    def add_recent(self, path: str) -> list[str]:
+        """Put ``path`` first in the recent list (and as the last file); returns the list."""
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        recent = recent[:MAX_RECENT]
+        self.q.setValue("files/recent", json.dumps(recent))
+        self.q.setValue("files/last", path)
+        return recent
+
+    # -- mix and presets ------------------------------------------------------------
+    def mix(self, stems: tuple[str, ...]) -> MixState:
+        raw = self.q.value("mix/state")
+        if not raw:
+            return MixState.neutral(stems)
+        try:
+            return MixState.from_json(str(raw), stems)
+        except ValueError:
+            return MixState.neutral(stems)
+
+    def set_mix(self, mix: MixState) -> None:
+        self.q.setValue("mix/state", mix.to_json())
+
+    def user_presets(self, stems: tuple[str, ...]) -> dict[str, MixState]:
+        try:
+            raw = json.loads(self.q.value("presets/user") or "{}")
+            return {name: MixState.from_json(text, stems) for name, text in raw.items()}
+        except (ValueError, TypeError, AttributeError):
+            return {}
+
+    def save_user_preset(self, name: str, mix: MixState) -> None:
+        try:
+            raw = json.loads(self.q.value("presets/user") or "{}")
+        except ValueError:
+            raw = {}
+        # A preset is the mix, not the bypass or master level of the moment.
+        raw[name] = MixState(mix.strips).to_json()
+        self.q.setValue("presets/user", json.dumps(raw))
+
+    # -- window ---------------------------------------------------------------------
+    def geometry(self) -> QByteArray | None:
+        value = self.q.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, geometry: QByteArray) -> None:
+        self.q.setValue("window/geometry", geometry)
+
+    def spectrogram_single(self) -> str | None:
+        return self.q.value("view/spectrogram_single") or None
+
+    def set_spectrogram_single(self, source: str | None) -> None:
+        self.q.setValue("view/spectrogram_single", source or "")
+
+    def sync(self) -> None:
+        self.q.sync()
