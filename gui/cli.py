@@ -1,7 +1,61 @@
-"""`stemlive` subcommands of gui."""
+"""`stemlive gui`: the desktop window. Qt is imported only when the command runs."""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from model.errors import StemliveError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's subcommands."""
+    p = subparsers.add_parser(
+        "gui",
+        help="open the desktop window (mixer, spectrograms, transport)",
+        description="Open the stemlive window, playing FILE (or the last song, or the demo).",
+    )
+    p.add_argument("file", nargs="?", help="song to play (default: the last one, or the demo)")
+    p.add_argument("--model", metavar="PATH", help="weights folder (default: the shipped model)")
+    p.add_argument("--input", metavar="DEV", help="input device name or index")
+    p.add_argument("--output", metavar="DEV", help="output device name or index")
+    p.add_argument(
+        "--no-output",
+        action="store_true",
+        help="no output device: separate and draw, play nothing (headless machines)",
+    )
+    p.add_argument("--latency", choices=("standard", "low-latency"), help="latency preset")
+    p.add_argument("--fps", type=float, default=30.0, help="redraw rate (default 30)")
+    p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file")
+    p.add_argument(
+        "--quit-after", type=float, metavar="S", help="close after S seconds (measurements)"
+    )
+    p.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window")
+    p.add_argument("--stats", metavar="JSON", help="with --quit-after: write counters as JSON")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.file and not Path(args.file).is_file():
+        raise StemliveError(f"{args.file}: no such file")
+    if not 1.0 <= args.fps <= 120.0:
+        raise StemliveError(f"--fps must be 1..120, not {args.fps}")
+    if (args.screenshot or args.stats) and args.quit_after is None:
+        raise StemliveError("--screenshot and --stats need --quit-after")
+    from gui.app import AppOptions, run  # Qt only now: other subcommands stay light
+
+    return run(
+        AppOptions(
+            file=args.file,
+            model=args.model,
+            input_device=args.input,
+            output_device=args.output,
+            no_output=args.no_output,
+            latency_preset=args.latency,
+            fps=args.fps,
+            settings_file=args.settings,
+            quit_after_s=args.quit_after,
+            screenshot=args.screenshot,
+            stats=args.stats,
+        )
+    )

@@ -377,7 +377,9 @@ class MainWindow(QMainWindow):
         """A non-modal message (the window and the audio go on); optionally a way to Settings."""
         self.last_error = f"{title}: {text}"
         self.status_state.setText(title)
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
         if offer_settings:
             choose = box.addButton("Choose a device…", QMessageBox.ButtonRole.ActionRole)
             choose.clicked.connect(lambda: self.open_settings(text))

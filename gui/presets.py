@@ -93,7 +93,9 @@ class MixState:
                     solo=bool(s.get("solo", False)),
                 )
             m = d.get("master_db", 0.0)
-            return cls(strips, -math.inf if m is None else _clamp_db(float(m)), bool(d.get("bypass")))
+            return cls(
+                strips, -math.inf if m is None else _clamp_db(float(m)), bool(d.get("bypass"))
+            )
         except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a stemlive mixer preset: {exc}") from None
 

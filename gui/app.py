@@ -1,0 +1,112 @@
+"""Start the desktop application: QApplication, theme, engine, window; optional timed exit.
+
+``--quit-after`` and ``--screenshot`` exist for headless runs (Xvfb screenshots,
+stability measurements); ``--stats`` writes what the window saw as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from gui.engine_api import EngineSettings
+from gui.main_window import MainWindow
+from gui.settings_store import SettingsStore
+from gui.theme import apply_theme
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What ``stemlive gui`` was asked for on the command line."""
+
+    file: str | None = None
+    model: str | None = None
+    input_device: str | None = None
+    output_device: str | None = None
+    no_output: bool = False
+    latency_preset: str | None = None
+    fps: float = 30.0
+    settings_file: str | None = None
+    quit_after_s: float | None = None
+    screenshot: str | None = None
+    stats: str | None = None
+
+
+def open_settings(path: str | None) -> QSettings:
+    """The user's QSettings, or an INI file (portable installs, tests, measurements)."""
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings("stemlive", "stemlive")
+
+
+def engine_settings(stored: EngineSettings, opts: AppOptions) -> EngineSettings:
+    """Stored settings overridden by what the command line names."""
+    s = stored
+    if opts.model:
+        s = replace(s, model_folder=opts.model)
+    if opts.input_device:
+        s = replace(s, input_device=opts.input_device)
+    if opts.output_device:
+        s = replace(s, output_device=opts.output_device)
+    if opts.no_output:
+        s = replace(s, output_device=None)
+    if opts.latency_preset:
+        s = replace(s, latency_preset=opts.latency_preset)
+    return s
+
+
+def window_stats(window: MainWindow) -> dict:
+    """What a headless run reports: frames drawn, GUI frame cost, the engine's counters."""
+    snap = window.last_snapshot
+    costs = sorted(window.frame_seconds) or [0.0]
+    return {
+        "frames": window.frames,
+        "spectrogram_columns": window.spectrograms.columns_drawn,
+        "gui_frame_ms_p50": 1000 * costs[len(costs) // 2],
+        "gui_frame_ms_p99": 1000 * costs[min(len(costs) - 1, int(0.99 * len(costs)))],
+        "xruns": snap.xruns,
+        "misses": snap.misses,
+        "worker_p99_ms": snap.worker_p99_ms,
+        "worker_load": snap.worker_load,
+        "latency_ms": snap.latency_ms,
+        "has_output": snap.has_output,
+        "last_error": window.last_error,
+    }
+
+
+def run(opts: AppOptions, argv: list[str] | None = None) -> int:
+    """Open the window and run the Qt event loop until it closes; returns the exit code."""
+    from gui.engine_adapter import create_engine  # loads the model: after argument checks
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("stemlive")
+    app.setOrganizationName("stemlive")
+    apply_theme(app)
+    store = SettingsStore(open_settings(opts.settings_file))
+    settings = engine_settings(store.engine_settings(), opts)
+    store.set_engine_settings(settings)
+    engine = create_engine(settings)
+    window = MainWindow(engine, store, fps=opts.fps)
+    window.show()
+    last = store.last_file()
+    demo = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
+    file = opts.file or (last if last and Path(last).is_file() else None)
+    window.start(file or (str(demo) if demo.is_file() else None))
+
+    if opts.quit_after_s is not None:
+
+        def finish() -> None:
+            if opts.screenshot:
+                Path(opts.screenshot).parent.mkdir(parents=True, exist_ok=True)
+                window.grab().save(opts.screenshot)
+            if opts.stats:
+                Path(opts.stats).write_text(json.dumps(window_stats(window), indent=2) + "\n")
+            window.close()
+
+        QTimer.singleShot(int(opts.quit_after_s * 1000), finish)
+    return int(app.exec())
