@@ -49,12 +49,13 @@ class LevelMeter(QWidget):
         self.clipped = False
         self._held_at = 0.0
         self._last = time.monotonic()
-        self.setMinimumWidth(14)
+        self.scale_width = 20  # room for the dB labels left of the bar
+        self.setFixedWidth(self.scale_width + 14)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         self.setToolTip("Peak (line), RMS (bar) and held peak; click to reset the clip light")
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(16, 200)
+        return QSize(self.scale_width + 14, 200)
 
     def set_levels(self, peak: float, rms: float, now: float | None = None) -> None:
         """Take the latest linear peak and RMS; decay and hold are applied here."""
@@ -83,15 +84,27 @@ class LevelMeter(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
-        w, h = self.width(), self.height()
-        p.fillRect(0, 0, w, h, QColor("#111317"))
+        x0 = self.scale_width
+        w, h = self.width() - x0, self.height()
         clip_h = 4
         usable = h - clip_h - 1
 
         def y_of(db: float) -> float:
             return clip_h + 1 + usable * (1.0 - db_to_fraction(db))
 
-        # 0 dBFS and -20 dBFS marks help read the level at a glance.
+        font = p.font()
+        font.setPointSizeF(7.0)
+        p.setFont(font)
+        p.setPen(QColor("#8a909c"))
+        for mark in (6, 0, -6, -12, -24, -36, -48):
+            y = int(y_of(mark))
+            p.drawText(
+                QRectF(0, y - 6, x0 - 3, 12),
+                Qt.AlignmentFlag.AlignRight,
+                f"{mark:+d}" if mark else "0",
+            )
+        p.translate(x0, 0)
+        p.fillRect(0, 0, w, h, QColor("#111317"))
         p.setPen(QColor("#3a3f4b"))
         for mark in (0.0, -12.0, -24.0, -48.0):
             y = int(y_of(mark))
@@ -106,5 +119,4 @@ class LevelMeter(QWidget):
             hold_colour = QColor("#e5534b") if self.held_db > 0.0 else QColor("#ffffff")
             p.fillRect(QRectF(0, y_of(self.held_db) - 1, w, 2), hold_colour)
         p.fillRect(0, 0, w, clip_h, QColor("#e5534b") if self.clipped else QColor("#2d313b"))
-        p.setPen(Qt.PenStyle.NoPen)
         p.end()
