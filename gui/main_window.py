@@ -45,6 +45,32 @@ HEADLESS_NOTICE = (
 )
 
 
+# What Shift+1..9 send on a US layout; other layouts send Key_1.. with Shift, also handled.
+_SHIFTED_DIGITS = (
+    Qt.Key.Key_Exclam,
+    Qt.Key.Key_At,
+    Qt.Key.Key_NumberSign,
+    Qt.Key.Key_Dollar,
+    Qt.Key.Key_Percent,
+    Qt.Key.Key_AsciiCircum,
+    Qt.Key.Key_Ampersand,
+    Qt.Key.Key_Asterisk,
+    Qt.Key.Key_ParenLeft,
+)
+
+
+def shifted_digit(key: int, modifiers: Qt.KeyboardModifier) -> int | None:
+    """0-based stem index of Shift+1..9, whatever the layout made of it, else None."""
+    if not modifiers & Qt.KeyboardModifier.ShiftModifier:
+        return None
+    if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+        return int(key) - int(Qt.Key.Key_1)
+    for i, k in enumerate(_SHIFTED_DIGITS):
+        if key == k:
+            return i
+    return None
+
+
 class MainWindow(QMainWindow):
     """The stemlive window around one engine."""
 
@@ -179,12 +205,9 @@ class MainWindow(QMainWindow):
         key("Right", lambda: self._nudge(5.0), "forward")
         key("Home", lambda: self.seek(0.0), "home")
         key("0", lambda: self.mixer.apply_preset("Full mix"), "reset-mix")
-        # Shift+digit reaches Qt as the shifted symbol on most layouts: bind both.
-        shifted = "!@#$%^&*("
         for i in range(min(9, len(self.engine.stems))):
             key(str(i + 1), lambda i=i: self.mixer.toggle_solo(i), f"solo{i + 1}")
-            key(f"Shift+{i + 1}", lambda i=i: self.mixer.toggle_mute(i), f"mute{i + 1}")
-            key(shifted[i], lambda i=i: self.mixer.toggle_mute(i), f"mute{i + 1}-symbol")
+        # Shift+digit (mute) is in keyPressEvent: it reaches Qt as the layout's shifted symbol.
         open_action = QAction("Open…", self)
         open_action.setShortcut(QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self.choose_file)
@@ -252,6 +275,7 @@ class MainWindow(QMainWindow):
 
     def _on_done(self, name: str, result: object) -> None:
         if name in ("start", "restart"):
+            self.push_mix()  # a fresh engine starts neutral
             self.status_state.setText("running")
             self.status_model.setText(f"model {self.engine.model_name}")
             self.status_untrained.setVisible(not self.engine.model_trained)
@@ -461,6 +485,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(event.message, 5000)
 
     # -- Qt events -----------------------------------------------------------------------
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        index = shifted_digit(event.key(), event.modifiers())
+        if index is not None:
+            self.mixer.toggle_mute(index)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
