@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QPoint, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui.engine_api import EngineSettings
@@ -63,6 +63,7 @@ def engine_settings(stored: EngineSettings, opts: AppOptions) -> EngineSettings:
 def window_stats(window: MainWindow) -> dict:
     """What a headless run reports: frames drawn, GUI frame cost, the engine's counters."""
     snap = window.last_snapshot
+    origin = window.spectrograms.mapTo(window, QPoint(0, 0))
     costs = sorted(window.frame_seconds) or [0.0]
     return {
         "frames": window.frames,
@@ -76,6 +77,13 @@ def window_stats(window: MainWindow) -> dict:
         "latency_ms": snap.latency_ms,
         "has_output": snap.has_output,
         "last_error": window.last_error,
+        # Where the spectrograms are in a screenshot: x, y, width, height.
+        "spectrogram_rect": [
+            origin.x(),
+            origin.y(),
+            window.spectrograms.width(),
+            window.spectrograms.height(),
+        ],
     }
 
 
