@@ -78,7 +78,8 @@ class TransportBar(QWidget):
         self.file_label = QLabel("")
         self.file_label.setObjectName("dim")
 
-        for w in (self.source, self.open_button, self.play):
+        self.file_label.setMaximumWidth(180)
+        for w in (self.source, self.open_button, self.file_label, self.play):
             lay.addWidget(w)
         lay.addWidget(self.seek, 1)
         for w in (self.time, self.loop, self.record):
