@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         head.addWidget(QLabel("Spectrograms"))
         head.addWidget(self.view_box)
         head.addStretch(1)
+        head.addWidget(self.spectrograms.colour_scale())
+        head.addSpacing(12)
         head.addWidget(settings_button)
         rl.addLayout(head)
         rl.addWidget(self.spectrograms, 1)

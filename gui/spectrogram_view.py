@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.theme import BACKGROUND, DIM_TEXT, stem_colour
 
@@ -95,6 +95,29 @@ class SpectrogramView(QWidget):
             self.plots[name] = plot
             self.items[name] = img
         self._layout_plots()
+
+    def colour_scale(self) -> QWidget:
+        """A small legend of the fixed dB colour scale."""
+        stops = ", ".join(
+            f"stop:{i / 8:.3f} rgb({r},{g},{b})"
+            for i, (r, g, b, *_) in enumerate(self._lut[:: len(self._lut) // 8][:9])
+        )
+        box = QWidget()
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lo, hi = self.db_range
+        bar = QLabel()
+        bar.setFixedSize(120, 10)
+        bar.setStyleSheet(
+            f"background: qlineargradient(x1:0, y1:0, x2:1, y2:0, {stops}); border-radius: 2px;"
+        )
+        low, high = QLabel(f"{lo:g}"), QLabel(f"{hi:g} dBFS")
+        for w in (low, high):
+            w.setObjectName("dim")
+        for w in (low, bar, high):
+            lay.addWidget(w)
+        box.setToolTip("Fixed colour scale: a quiet stem looks quiet")
+        return box
 
     # -- layout ------------------------------------------------------------------
     def set_single(self, source: str | None) -> None:
