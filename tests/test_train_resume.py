@@ -54,3 +54,17 @@ def test_the_committed_checkpoint_scores_its_last_curve_point():
         assert abs(scores[s] - last[f"sdr_{s}"]) < 0.1, (s, scores[s], last[f"sdr_{s}"])
     gain = state["baselines"]["gain_only"]
     assert np.mean([scores[s] - gain[s] for s in gain if s != "mean"]) > 1.0
+
+
+def test_resume_with_a_new_learning_rate_uses_it(tmp_path):
+    from training.train import lr_factor
+
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=3)
+    Trainer(cfg, tmp_path / "a", log=quiet).run()
+    slower = replace(cfg, lr=1e-4, max_steps=4)
+    tr = Trainer(slower, tmp_path / "a", log=quiet)
+    assert tr.step == 3
+    assert tr.optimizer.param_groups[0]["lr"] == 1e-4 * lr_factor(slower, 3)
+    tr.run()
+    assert tr.scheduler.get_last_lr()[0] == 1e-4 * lr_factor(slower, 4)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -286,6 +288,10 @@ class Trainer:
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
+        if ck["config"]["lr"] != self.cfg.lr:  # a new base rate asked for on resume
+            self.scheduler.base_lrs = [self.cfg.lr for _ in self.optimizer.param_groups]
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.scheduler.last_epoch)
         torch.set_rng_state(ck["torch_rng"])
         self._load_counters(ck["state"])
         self.resumed_from = str(path)
@@ -380,6 +386,8 @@ class Trainer:
             self.train_corpus, cfg.data, self.step * self.world + self.rank, cfg.workers
         )
         data_stride = self.world
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _raise_interrupt)
         log_file = (self.run_dir / "log.csv").open("a") if self.rank == 0 else None
         if log_file is not None and log_file.tell() == 0:
             log_file.write("step,train_minutes,lr,loss,spec,wave,grad_norm,t_data,t_fwd,t_bwd\n")
@@ -426,6 +434,8 @@ class Trainer:
                 if stop:
                     self.log(f"early stop: {cfg.patience} validations without improvement")
                     break
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was learned, then stop
+            self.log(f"interrupted at step {self.step}; saving the checkpoint")
         finally:
             data.close()
             if log_file is not None:
@@ -480,6 +490,10 @@ class Trainer:
             + " ".join(f"{s} {scores[s] - gain.get(s, 0):+.2f}" for s in STEMS)
         )
         return row
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def digest(model: nn.Module) -> str:
