@@ -57,3 +57,20 @@ def test_batches_are_a_function_of_the_step(tmp_path):
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, make_batch(corpus, cfg, 8))
     assert np.abs(a.sum(1)).max() <= 0.99 + 1e-6  # the mixture is kept out of clipping
+
+
+def test_the_worker_process_makes_the_same_batches_in_order(tmp_path):
+    from training.train_data import Prefetcher
+
+    make_corpus(tmp_path)
+    corpus = Corpus(tmp_path, "train")
+    cfg = DataConfig(root=str(tmp_path), segment_seconds=0.25, batch_size=2)
+    ahead = Prefetcher(corpus, cfg, start=5, workers=1)
+    try:
+        for step in (5, 6, 7):
+            got_step, batch = ahead.next()
+            assert got_step == step
+            np.testing.assert_array_equal(batch, make_batch(corpus, cfg, step))
+    finally:
+        ahead.close()
+    assert ahead.proc is None

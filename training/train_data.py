@@ -11,8 +11,10 @@ Axes: b batch (songs), s stem, c channel, n sample.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Full
 
 import numpy as np
 
@@ -127,9 +129,18 @@ def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
 
 
 def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> None:
+    parent = os.getppid()
     step = start
     while True:
-        queue.put((step, make_batch(corpus, cfg, step)))
+        item = (step, make_batch(corpus, cfg, step))
+        while True:
+            try:
+                queue.put(item, timeout=5)
+                break
+            except Full:
+                # A parent killed without cleanup would leave this process blocked forever.
+                if os.getppid() != parent:
+                    return
         step += 1
 
 
