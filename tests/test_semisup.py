@@ -12,12 +12,14 @@ from test_train_support import SR, constructed_stems, make_corpus
 from training.semisup import (
     STEMS,
     SemisupConfig,
+    build_partial,
     build_songs,
     collect,
     energy_filter,
     write_corpus,
+    write_partial,
 )
-from training.train_data import Corpus
+from training.train_data import Corpus, DataConfig, PartialCorpus, make_batch, make_step
 
 
 def test_energy_filter_keeps_exactly_the_right_segments():
@@ -100,6 +102,60 @@ def test_new_songs_are_built_from_the_kept_segments(tmp_path):
     assert meta["stem"] == "vocals"
     assert len(Corpus(out, "train")) == 6  # the training loader reads the new corpus
 
+    # No-target segments: partial songs of residual runs + a labeled stem, only it known.
+    partial = build_partial(cfg, pool, labeled, SR)
+    assert [p["known"] for p in partial] == ["vocals", "bass", "drums", "other"]
+    for p in partial:
+        segs = pool[p["known"]]["residual"]
+        want = np.concatenate([segs[j] for j in p["segments"]], -1)
+        np.testing.assert_array_equal(p["residual"], want)
+    bass = next(p for p in partial if p["known"] == "bass")
+    starts = {0, SR, 4 * SR}  # bass is silent in seconds 0, 1 and 4: the residual is the mix
+    mix = stems.sum(0)
+    for j in range(len(bass["segments"])):
+        got = bass["residual"][:, j * SR : (j + 1) * SR]
+        assert any(np.array_equal(got, mix[:, s : s + SR]) for s in starts)
+    write_partial(tmp_path / "partial", partial)
+    pc = PartialCorpus(tmp_path / "partial")
+    assert sorted(STEMS[i] for i, _, _ in pc.items) == sorted(STEMS)
+    dcfg = DataConfig(
+        root=str(tmp_path / "labeled"),
+        segment_seconds=0.5,
+        batch_size=2,
+        partial_root=str(tmp_path / "partial"),
+        partial_batch=3,
+    )
+    st, resid, known = make_step(labeled, pc, dcfg, 0)
+    assert st.shape[0] == resid.shape[0] == known.shape[0] == 5
+    np.testing.assert_array_equal(known[:2], 1.0)
+    np.testing.assert_array_equal(known[2:].sum(1), 1.0)  # one known stem per partial item
+    np.testing.assert_array_equal(resid[:2], 0.0)
+    for i in range(2, 5):  # unknown stems carry nothing: the residual holds them
+        s = int(np.argmax(known[i]))
+        assert np.all(np.delete(st[i], s, axis=0) == 0) and np.abs(resid[i]).max() > 0
+    np.testing.assert_array_equal(st[:2], make_batch(labeled, dcfg, 0))  # main stream unchanged
+
+
+def test_masked_loss_ignores_unknown_stems():
+    import torch
+
+    from model.stft import CausalSTFT
+    from training.losses import LossConfig, SeparationLoss
+
+    stft = CausalSTFT(256, 64)
+    loss = SeparationLoss(LossConfig(mrstft_ffts=(128,)), stft)
+    target = torch.randn(2, 4, 2048)
+    est = target + 0.1 * torch.randn(2, 4, 2048)
+    known = torch.tensor([[1.0, 1, 1, 1], [0, 1, 0, 0]])
+    a, _ = loss(stft.analyse(est), est, target, known)
+    est2 = est.clone()
+    est2[1, [0, 2, 3]] += 5.0  # wildly wrong, but unknown
+    b, _ = loss(stft.analyse(est2), est2, target, known)
+    assert torch.allclose(a, b)
+    est2[1, 1] += 1.0  # the known stem does count
+    c, _ = loss(stft.analyse(est2), est2, target, known)
+    assert c > a
+
 
 def test_the_whole_pipeline_reports_before_and_after(tmp_path):
     import torch
@@ -131,7 +187,7 @@ def test_the_whole_pipeline_reports_before_and_after(tmp_path):
         segment_seconds=0.25,
     )
     rep = run_semisup(cfg, steps=2, run_dir=tmp_path / "run", log=lambda m: None)
-    assert rep["new_songs"] == 2
+    assert rep["new_songs"] == 2 and rep["partial_songs"] == 2
     assert rep["kept"]["vocals"] == {"target": 4, "residual": 0}  # 1 s in 0.25 s segments
     assert rep["kept"]["bass"] == {"target": 0, "residual": 4}
     assert set(rep["before"]) == set(rep["after"]) == set(STEMS)

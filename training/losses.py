@@ -38,20 +38,30 @@ class SeparationLoss:
         self.extra = [CausalSTFT(n, n // 4) for n in cfg.mrstft_ffts]
 
     def __call__(
-        self, est_spec: Tensor, est_wave: Tensor, target_wave: Tensor
+        self, est_spec: Tensor, est_wave: Tensor, target_wave: Tensor, known: Tensor | None = None
     ) -> tuple[Tensor, dict[str, float]]:
-        """Loss of (b, s, f, t) complex + (b, s, n) estimates against (b, s, n) targets."""
+        """Loss of (b, s, f, t) complex + (b, s, n) estimates against (b, s, n) targets.
+
+        ``known`` (b, s) in {0, 1}: only known targets count (semi-supervised items).
+        """
         target_spec = self.stft.analyse(target_wave)
-        spec = (torch.view_as_real(est_spec) - torch.view_as_real(target_spec)).abs().mean()
+        d_spec = (torch.view_as_real(est_spec) - torch.view_as_real(target_spec)).abs()
+        d_wave = (est_wave - target_wave).abs()
+        if known is None:
+            spec, wave = d_spec.mean(), d_wave.mean()
+        else:
+            w = known / known.sum()
+            spec = (d_spec.mean((2, 3, 4)) * w).sum()
+            wave = (d_wave.mean(2) * w).sum()
         spec = spec / self.scale
-        wave = (est_wave - target_wave).abs().mean()
         loss = self.cfg.spec_weight * spec + self.cfg.wave_weight * wave
         parts = {"spec": spec.item(), "wave": wave.item()}
         if self.extra:
             mr = 0.0
             for st in self.extra:
-                d = torch.view_as_real(st.analyse(est_wave) - st.analyse(target_wave))
-                mr = mr + d.abs().mean() / _spec_scale(st)
+                d = torch.view_as_real(st.analyse(est_wave) - st.analyse(target_wave)).abs()
+                d = d.mean() if known is None else (d.mean((2, 3, 4)) * w).sum()
+                mr = mr + d / _spec_scale(st)
             mr = mr / len(self.extra)
             loss = loss + self.cfg.mrstft_weight * mr
             parts["mrstft"] = float(mr.detach())

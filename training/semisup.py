@@ -7,9 +7,9 @@
    target-alone example) or "residual" (a clean no-target example).
 3. New training songs: a stem track made of kept target-alone segments of
    stem s, the other three stems drawn from the labeled corpus, so every stem
-   of the new song is known. (A no-target segment only labels stem s, as
-   silence; with a shared four-stem loss it would need a per-stem loss mask,
-   so those are counted and saved in the pool but not yet mixed.)
+   of the new song is known. And "partial" songs: a run of no-target segments
+   of stem s (the residual: the other stems, unseparated) plus a labeled stem
+   s; only stem s is known there, so only its loss counts (``known.json``).
 4. Fine-tune on labeled + new songs; score before and after on one test set.
 
 Axes: s stem, c channel, n sample.
@@ -149,6 +149,53 @@ def build_songs(cfg: SemisupConfig, pool: dict, labeled, sample_rate: int) -> li
     return songs
 
 
+def build_partial(cfg: SemisupConfig, pool: dict, labeled, sample_rate: int) -> list[dict]:
+    """Partial songs: kept no-target segments of stem s + a labeled stem s (only s known)."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    seg = int(cfg.segment_seconds * sample_rate)
+    per_song = max(1, int(round(cfg.song_seconds / cfg.segment_seconds)))
+    n = per_song * seg
+    usable = [s for s in STEMS if pool[s]["residual"]]
+    songs = []
+    for k in range(cfg.new_songs if usable else 0):
+        stem = usable[k % len(usable)]
+        idx = rng.integers(len(pool[stem]["residual"]), size=per_song)
+        resid = np.concatenate([pool[stem]["residual"][j] for j in idx], -1)
+        song = int(rng.integers(len(labeled)))
+        x = labeled.songs[song][STEMS.index(stem)]
+        start = int(rng.integers(max(1, x.shape[-1] - n + 1)))
+        known = np.zeros((2, n), np.float32)
+        part = x[:, start : start + n].astype(np.float32) / 32768.0
+        known[:, : part.shape[-1]] = part
+        songs.append(
+            {
+                "known": stem,
+                "segments": idx.tolist(),
+                "residual": resid,
+                "stem": known,
+                "labeled_from": {"song": labeled.names[song], "start": start},
+            }
+        )
+    return songs
+
+
+def write_partial(out: Path, songs: list[dict]) -> Path:
+    """``out``/train/<song>/{<stem>.wav, residual.wav, known.json}: see PartialCorpus."""
+    import soundfile as sf
+
+    for k, song in enumerate(songs):
+        folder = out / "train" / f"partial{k:05d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        # The residual can be loud: scale both together to keep 16-bit files unclipped.
+        peak = max(np.abs(song["residual"]).max(), np.abs(song["stem"]).max(), 1e-9)
+        g = min(1.0, 0.99 / peak)
+        sf.write(folder / f"{song['known']}.wav", g * song["stem"].T, 44100, "PCM_16")
+        sf.write(folder / "residual.wav", g * song["residual"].T, 44100, "PCM_16")
+        meta = {k2: v for k2, v in song.items() if k2 not in ("residual", "stem")}
+        (folder / "known.json").write_text(json.dumps(meta) + "\n")
+    return out
+
+
 def write_corpus(cfg: SemisupConfig, songs: list[dict], labeled_names: list[str]) -> Path:
     """``out``/train: links to the labeled songs + the new songs; ``out``/valid: a link."""
     import soundfile as sf
@@ -192,12 +239,25 @@ def run_semisup(
     labeled = Corpus(cfg.labeled, "train")
     songs = build_songs(cfg, pool, labeled, sep.sample_rate)
     write_corpus(cfg, songs, labeled.names)
-    log(f"kept segments {counts}; wrote {len(songs)} new songs to {cfg.out}")
+    partial = build_partial(cfg, pool, labeled, sep.sample_rate)
+    partial_root = Path(cfg.out) / "partial"
+    write_partial(partial_root, partial)
+    log(
+        f"kept segments {counts}; wrote {len(songs)} new songs to {cfg.out} and "
+        f"{len(partial)} partial songs to {partial_root}"
+    )
     test = EvalConfig(root=cfg.labeled, split=test_split, weights=cfg.weights, baselines=())
     before = evaluate(test, log)["summary"]["model"]
     tcfg = TrainConfig(
         model=sep.cfg,
-        data=DataConfig(root=cfg.out, segment_seconds=1.0, batch_size=4, seed=cfg.seed),
+        data=DataConfig(
+            root=cfg.out,
+            segment_seconds=1.0,
+            batch_size=4,
+            seed=cfg.seed,
+            partial_root=str(partial_root) if partial else "",
+            partial_batch=2 if partial else 0,
+        ),
         lr=3e-4,
         warmup_steps=20,
         max_steps=steps,
@@ -217,6 +277,7 @@ def run_semisup(
         "config": asdict(cfg),
         "kept": counts,
         "new_songs": len(songs),
+        "partial_songs": len(partial),
         "steps": steps,
         "before": before,
         "after": after,

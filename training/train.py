@@ -121,8 +121,17 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     return warm * cfg.lr_decay ** (step // max(1, cfg.lr_decay_every))
 
 
-def to_items(batch: np.ndarray) -> tuple[Tensor, Tensor]:
-    """(b, s, c, n) stems -> mixture (b c, n) and targets (b c, s, n)."""
+def to_items(batch) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
+    """(b, s, c, n) stems -> mixture (b c, n) and targets (b c, s, n).
+
+    A tuple (stems, residual (b, c, n), known (b, s)) from semi-supervised data
+    also gives which targets are known, (b c, s), and puts the residual in the mix.
+    """
+    if isinstance(batch, tuple):
+        stems, resid, known = (torch.from_numpy(a) for a in batch)
+        mix, targets = to_items(stems.numpy())
+        c = stems.shape[2]
+        return mix + resid.reshape(-1, resid.shape[-1]), targets, known.repeat_interleave(c, 0)
     x = torch.from_numpy(batch)
     b, s, c, n = x.shape
     targets = x.permute(0, 2, 1, 3).reshape(b * c, s, n)
@@ -351,10 +360,10 @@ class Trainer:
 
     def train_step(self, batch: np.ndarray) -> dict[str, float]:
         """Forward, backward, clip, Adam, schedule: returns the loss parts and timings."""
-        mix, targets = to_items(batch)
+        mix, targets, *known = to_items(batch)
         t0 = time.perf_counter()
         est_spec, est_wave = self.ddp(mix)
-        loss, parts = self.loss_fn(est_spec, est_wave, targets)
+        loss, parts = self.loss_fn(est_spec, est_wave, targets, *known)
         t1 = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

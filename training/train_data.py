@@ -37,6 +37,10 @@ class DataConfig:
     min_rms_db: float = -50.0  # energy filter: a stem segment quieter than this is redrawn
     seed: int = 0
     max_songs: int = 0  # 0: every song of the split
+    # Semi-supervised "no-target" examples (see training.semisup): folders holding
+    # one known stem plus a residual without it; only that stem's loss counts.
+    partial_root: str = ""
+    partial_batch: int = 0  # such examples added to every step
 
 
 class Corpus:
@@ -128,11 +132,67 @@ def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
     return batch / np.maximum(peak / 0.99, 1.0)
 
 
+class PartialCorpus:
+    """Songs with one known stem and a residual that holds none of it (``known.json``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        import json
+
+        import soundfile as sf
+
+        folder = Path(root) / "train"
+        self.items: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for song in sorted(folder.glob("*/known.json")):
+            stem = json.loads(song.read_text())["known"]
+            known, _ = sf.read(song.parent / f"{stem}.wav", dtype="int16", always_2d=True)
+            resid, _ = sf.read(song.parent / "residual.wav", dtype="int16", always_2d=True)
+            self.items.append((STEMS.index(stem), known.T, resid.T))
+        if not self.items:
+            raise StemliveError(f"{folder} holds no partial song (*/known.json)")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def make_partial(
+    partial: PartialCorpus, cfg: DataConfig, step: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stems (b, s, c, n), residual (b, c, n), known (b, s)) of the partial items of ``step``."""
+    rng = np.random.default_rng([cfg.seed, step, 1])  # its own stream: main batches unchanged
+    n = int(round(cfg.segment_seconds * 44100))
+    b = cfg.partial_batch
+    stems = np.zeros((b, len(STEMS), 2, n), np.float32)
+    resid = np.zeros((b, 2, n), np.float32)
+    known = np.zeros((b, len(STEMS)), np.float32)
+    for i in range(b):
+        s, k, r = partial.items[int(rng.integers(len(partial)))]
+        start = int(rng.integers(max(1, k.shape[-1] - n + 1)))
+        stems[i, s] = _segment(k, start, n)
+        resid[i] = _segment(r, start, n)
+        known[i, s] = 1.0
+    peak = np.abs(stems.sum(1) + resid).max(axis=(-2, -1), keepdims=True)
+    scale = 1 / np.maximum(peak / 0.99, 1.0)
+    return stems * scale[:, None], resid * scale, known
+
+
+def make_step(corpus: Corpus, partial: PartialCorpus | None, cfg: DataConfig, step: int):
+    """The batch of a step: an array (all stems known), or with partial items a tuple
+    (stems (b, s, c, n), residual (b, c, n), known (b, s)) of both kinds together."""
+    batch = make_batch(corpus, cfg, step)
+    if partial is None or not cfg.partial_batch:
+        return batch
+    ps, pr, pk = make_partial(partial, cfg, step)
+    b = batch.shape[0]
+    resid = np.concatenate([np.zeros((b, *pr.shape[1:]), np.float32), pr])
+    known = np.concatenate([np.ones((b, len(STEMS)), np.float32), pk])
+    return np.concatenate([batch, ps]), resid, known
+
+
 def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> None:
     parent = os.getppid()
     step = start
     while True:
-        item = (step, make_batch(corpus, cfg, step))
+        item = (step, make_step(corpus, _partial(cfg), cfg, step))
         while True:
             try:
                 queue.put(item, timeout=5)
@@ -142,6 +202,18 @@ def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> Non
                 if os.getppid() != parent:
                     return
         step += 1
+
+
+_PARTIAL: dict[str, PartialCorpus] = {}
+
+
+def _partial(cfg: DataConfig) -> PartialCorpus | None:
+    """The partial corpus of ``cfg``, loaded once per process."""
+    if not cfg.partial_root or not cfg.partial_batch:
+        return None
+    if cfg.partial_root not in _PARTIAL:
+        _PARTIAL[cfg.partial_root] = PartialCorpus(cfg.partial_root)
+    return _PARTIAL[cfg.partial_root]
 
 
 class Prefetcher:
@@ -161,7 +233,10 @@ class Prefetcher:
     def next(self) -> tuple[int, np.ndarray]:
         """(step, batch) for the next step, in order."""
         if self.proc is None:
-            out = (self.next_step, make_batch(self.corpus, self.cfg, self.next_step))
+            out = (
+                self.next_step,
+                make_step(self.corpus, _partial(self.cfg), self.cfg, self.next_step),
+            )
         else:
             out = self.queue.get(timeout=600)
             if out[0] != self.next_step:
