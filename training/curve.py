@@ -48,7 +48,7 @@ def plot(path: Path, rows: list[dict], baselines: dict[str, dict[str, float]], t
         for name, per_stem in baselines.items():
             if stem in per_stem:
                 ax.axhline(per_stem[stem], ls=styles.get(name, "--"), color="grey", lw=1)
-                ax.annotate(name, (0, per_stem[stem]), fontsize=7, color="grey")
+                ax.annotate(name, (x[0] if x else 0, per_stem[stem]), fontsize=7, color="grey")
         ax.set_title(stem)
         ax.set_xlabel("training minutes (wall clock)")
         ax.grid(alpha=0.3)
