@@ -7,6 +7,7 @@ import torch
 from model.config import PRESETS
 from model.separator import Separator
 from model.stft import CausalSTFT
+from tests.separators import constant_masks
 
 RATE = 44100
 
@@ -27,14 +28,8 @@ def _stream(sep: Separator, x: np.ndarray, sizes) -> np.ndarray:
 
 
 def _ones_masks(sep: Separator) -> Separator:
-    """Make every mask exactly 1: GLU value 2 times sigmoid(0) for the real part."""
-    with torch.no_grad():
-        for w, b in zip(sep.model.heads.w2, sep.model.heads.b2, strict=True):
-            w.zero_()
-            bias = torch.zeros_like(b).unflatten(-1, (-1, 2, 2))
-            bias[..., 0, 0] = 2.0
-            b.copy_(bias.flatten(-3))
-    return sep
+    """Make every mask exactly 1."""
+    return constant_masks(sep, [1.0] * len(sep.stems))
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

@@ -1,0 +1,91 @@
+"""Audio devices through PortAudio (sounddevice): list them, find one by name or index.
+
+PortAudio sees only the audio servers that were running when it started, so
+``rescan()`` re-initialises it (only when no stream of ours is open). A stream
+whose server died cannot be closed (PortAudio's JACK code waits forever for the
+dead server): such streams are abandoned, and PortAudio's exit handler, which
+would wait on them too, is removed so that the process can still exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+
+from model.errors import StemliveError
+
+_abandoned: list = []  # streams of a vanished server: never closed, never collected
+
+
+@dataclass(frozen=True)
+class Device:
+    index: int
+    name: str
+    hostapi: str
+    inputs: int
+    outputs: int
+    default_rate: float
+
+
+def _sd():
+    try:
+        import sounddevice
+    except OSError as exc:  # no libportaudio2
+        raise StemliveError(f"audio is unavailable: PortAudio did not load ({exc})") from None
+    return sounddevice
+
+
+def rescan() -> None:
+    """Re-initialise PortAudio so that servers started since are seen."""
+    if _abandoned:
+        return  # terminating PortAudio would wait on the dead stream
+    sd = _sd()
+    sd._terminate()
+    sd._initialize()
+
+
+def list_devices() -> list[Device]:
+    sd = _sd()
+    apis = sd.query_hostapis()
+    return [
+        Device(
+            i,
+            d["name"],
+            apis[d["hostapi"]]["name"],
+            d["max_input_channels"],
+            d["max_output_channels"],
+            d["default_samplerate"],
+        )
+        for i, d in enumerate(sd.query_devices())
+    ]
+
+
+def find_device(spec: str | int, kind: str) -> Device:
+    """A device by index or by (a unique part of) its name that has ``kind`` channels."""
+    devices = list_devices()
+    key = "inputs" if kind == "input" else "outputs"
+    usable = [d for d in devices if getattr(d, key) > 0]
+    names = ", ".join(f"{d.index}: {d.name}" for d in usable) or "none"
+    spec_s = str(spec).strip()
+    if spec_s.isdigit():
+        match = [d for d in usable if d.index == int(spec_s)]
+    else:
+        exact = [d for d in usable if d.name.lower() == spec_s.lower()]
+        match = exact or [d for d in usable if spec_s.lower() in d.name.lower()]
+    if not match:
+        raise StemliveError(f"no {kind} device {spec_s!r}; {kind} devices: {names}")
+    if len(match) > 1:
+        raise StemliveError(
+            f"{kind} device {spec_s!r} is ambiguous: "
+            + ", ".join(f"{d.index}: {d.name}" for d in match)
+        )
+    return match[0]
+
+
+def abandon(stream) -> None:
+    """Keep a stream of a vanished server alive forever and let the process exit anyway."""
+    sd = _sd()
+    _abandoned.append(stream)
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)

@@ -1,0 +1,665 @@
+"""The live engine: an audio callback that only copies, a worker thread that separates and mixes.
+
+Signal path (``B`` = block size at the device's rate ``R``)::
+
+    callback: source (input device or FilePlayer) -> in ring ------------------+
+                                                  -> dry delay line (D)          |
+    worker:   in ring -> [resample R->model] -> Separator -> Mixer (+ dry L)    |
+              -> [resample model->R] -> out ring -> recorder, meters, spectrum  |
+    callback: out ring (or the delayed dry, crossfaded, when the worker is late) -> output
+
+The out ring starts with ``P = B + safety`` frames of silence, and the callback
+always reads at the stream position, so the latency is fixed: ``D = P + W``
+frames, ``W`` being the worker path's delay (the Separator's, plus the
+resamplers'). When the worker misses a deadline the callback crossfades to the
+dry signal delayed by the same ``D``, counts a miss, keeps consuming the wet
+stream's positions (so nothing is re-queued and latency cannot creep) and fades
+back once the worker has caught up. The callback never raises, never blocks and
+never allocates beyond small numpy temporaries.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from model.errors import StemliveError
+from model.separator import Separator
+from realtime import devices
+from realtime.analysis import Analyser
+from realtime.mixer import Mixer
+from realtime.player import FilePlayer
+from realtime.recorder import Recorder, new_take_folder
+from realtime.ring import DelayLine, RingBuffer
+
+CHANNELS = 2
+FADE_S = 0.003  # wet/dry crossfade when the worker is late, and back
+RAMP_S = 0.010  # mixer parameter ramps
+MAX_BACKLOG_S = 0.5  # a worker further behind than this drops input and restarts its state
+DEVICE_TIMEOUT_S = 1.0  # no callback for this long while streaming: the device is gone
+SWITCH_INTERVAL_S = 0.0005
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How to stream. ``None`` devices: no input (a file is the source) / no output (silent)."""
+
+    input_device: str | None = None
+    output_device: str | None = None
+    sample_rate: int | None = None  # None: the output (or input) device's default, else the model's
+    block_size: int = 256
+    safety_ms: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.block_size <= 4096:
+            raise StemliveError(f"block size must be 16..4096 frames, not {self.block_size}")
+        if not 0.0 <= self.safety_ms <= 500.0:
+            raise StemliveError(f"safety buffer must be 0..500 ms, not {self.safety_ms}")
+        if self.sample_rate is not None and not 8000 <= self.sample_rate <= 192000:
+            raise StemliveError(f"sample rate must be 8000..192000 Hz, not {self.sample_rate}")
+
+
+@dataclass(frozen=True)
+class Status:
+    """One consistent-enough copy of the engine's counters and meters (see ``Engine.status``)."""
+
+    running: bool = False
+    has_output: bool = False
+    sample_rate: int = 0
+    block_size: int = 0
+    latency_samples: int = 0  # source to output, including the device's own buffers
+    engine_latency_samples: int = 0  # D: the engine's part
+    latency_ms: float = 0.0
+    peak: dict[str, float] = field(default_factory=dict)  # "input", stems..., "master"
+    rms: dict[str, float] = field(default_factory=dict)
+    spectrogram: np.ndarray | None = None
+    spectrogram_sources: tuple[str, ...] = ()
+    spectrogram_count: int = 0
+    spectrogram_freqs: np.ndarray | None = None
+    column_seconds: float = 0.0
+    worker_p50_ms: float = 0.0
+    worker_p99_ms: float = 0.0
+    worker_load: float = 0.0
+    xruns: int = 0
+    misses: int = 0
+    hard_misses: int = 0
+    resyncs: int = 0
+    callback_errors: int = 0
+    out_fill: int = 0
+    position_s: float = 0.0
+    duration_s: float = 0.0
+    playing: bool = False
+    looping: bool = False
+    recording: bool = False
+    source: str = "none"  # "file", "input" or "none"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "error", "device-lost", "end-of-file", "info"
+    message: str
+
+
+class _Resampler:
+    """Streaming soxr in the worker; identity when the rates agree."""
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        self.rate_in, self.rate_out = rate_in, rate_out
+        self.reset()
+
+    def reset(self) -> None:
+        self._rs = (
+            None
+            if self.rate_in == self.rate_out
+            else soxr.ResampleStream(self.rate_in, self.rate_out, CHANNELS, dtype="float32")
+        )
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        if self._rs is None:
+            return block
+        return np.ascontiguousarray(self._rs.resample_chunk(block.T).T)
+
+
+class Engine:
+    """Four stems live from a device or a file, remixed. See the module docstring."""
+
+    def __init__(self, separator: Separator) -> None:
+        self.separator = separator
+        self.stems = separator.stems
+        self.model_rate = separator.sample_rate
+        self.mixer = Mixer(self.stems, ramp=int(RAMP_S * self.model_rate))
+        self._events: collections.deque[Event] = collections.deque(maxlen=100)
+        self._player: FilePlayer | None = None
+        self._use_input = True
+        self._recorder: Recorder | None = None
+        self._lock = threading.Lock()  # serialises start/stop/open/record (never the audio)
+        self._stream = None
+        self._clock: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self._running = False
+        self._settings = StreamSettings()
+        self._stall_s = 0.0
+        self._reset_counters()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, settings: StreamSettings | None = None) -> None:
+        """(Re)start streaming; raises StemliveError (device missing or busy, bad rate...)."""
+        with self._lock:
+            self._stop_locked()
+            self._settings = settings = settings or self._settings
+            sd = None
+            in_dev = out_dev = None
+            if settings.input_device is not None or settings.output_device is not None:
+                devices.rescan()
+                sd = devices._sd()
+                if settings.input_device is not None:
+                    in_dev = devices.find_device(settings.input_device, "input")
+                if settings.output_device is not None:
+                    out_dev = devices.find_device(settings.output_device, "output")
+            rate = settings.sample_rate or int(
+                (out_dev or in_dev).default_rate if (out_dev or in_dev) else self.model_rate
+            )
+            self._prepare(rate, settings)
+            if sd is None:
+                self._stream = None
+                self._clock = threading.Thread(
+                    target=self._virtual_clock, name="stemlive-clock", daemon=True
+                )
+            else:
+                self._stream = self._open_stream(sd, in_dev, out_dev, rate, settings)
+            self._stop_worker = False
+            self._worker = threading.Thread(target=self._work, name="stemlive-worker", daemon=True)
+            self._old_switch = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
+            self._running = True
+            self._last_callback = time.monotonic()
+            self._worker.start()
+            if self._stream is not None:
+                self._stream.start()
+                lat = self._stream.latency
+                lat = lat if isinstance(lat, tuple) else (lat, lat)
+                dev = (lat[0] if in_dev else 0.0) + (lat[1] if out_dev else 0.0)
+                self._device_latency = int(round(dev * rate))
+            else:
+                self._clock.start()
+
+    def _open_stream(self, sd, in_dev, out_dev, rate, settings):
+        kwargs = dict(
+            samplerate=rate,
+            blocksize=settings.block_size,
+            dtype="float32",
+            latency="low",
+            finished_callback=self._on_finished,
+        )
+        try:
+            if in_dev is not None and out_dev is not None:
+                self._in_ch = min(CHANNELS, in_dev.inputs)
+                self._out_ch = min(CHANNELS, out_dev.outputs)
+                return sd.Stream(
+                    device=(in_dev.index, out_dev.index),
+                    channels=(self._in_ch, self._out_ch),
+                    callback=self._callback,
+                    **kwargs,
+                )
+            if out_dev is not None:
+                self._out_ch = min(CHANNELS, out_dev.outputs)
+                return sd.OutputStream(
+                    device=out_dev.index,
+                    channels=self._out_ch,
+                    callback=lambda o, f, t, s: self._callback(None, o, f, t, s),
+                    **kwargs,
+                )
+            self._in_ch = min(CHANNELS, in_dev.inputs)
+            return sd.InputStream(
+                device=in_dev.index,
+                channels=self._in_ch,
+                callback=lambda i, f, t, s: self._callback(i, None, f, t, s),
+                **kwargs,
+            )
+        except (sd.PortAudioError, ValueError) as exc:
+            names = " / ".join(d.name for d in (in_dev, out_dev) if d is not None)
+            raise StemliveError(f"cannot open {names} at {rate} Hz: {exc}") from None
+
+    def stop(self) -> None:
+        """Stop streaming and release the device; closes a recording. Safe when stopped."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        if not self._running and self._worker is None:
+            return
+        self._running = False
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            _close_stream(stream)
+        if self._clock is not None:
+            self._clock.join(timeout=2)
+            self._clock = None
+        self._stop_worker = True
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(timeout=5)
+        self._worker = None
+        self._close_recorder()
+        sys.setswitchinterval(self._old_switch)
+
+    def close(self) -> None:
+        """Stop and release the file reader."""
+        self.stop()
+        if self._player is not None:
+            self._player.close()
+            self._player = None
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _reset_counters(self) -> None:
+        self._xruns = self._misses = self._hard_misses = self._resyncs = 0
+        self._callback_errors = 0
+        self._callback_error: str | None = None
+        self._device_latency = 0
+        self._times = np.zeros(1024, np.float64)  # worker seconds per block, a ring
+        self._times_n = 0
+        self._block_seconds = 0.0
+        self._peak = self._rms = None
+        self._analyser: Analyser | None = None
+        self._frames_out = 0
+        self._engine_latency = 0
+        self._rate = 0
+
+    # -- preparation ----------------------------------------------------------------------
+    def _prepare(self, rate: int, settings: StreamSettings) -> None:
+        self._reset_counters()
+        B = settings.block_size
+        self._rate, self._block = rate, B
+        self._in_ch = self._out_ch = CHANNELS
+        self._fade = max(16, int(FADE_S * rate))
+        safety = max(int(round(settings.safety_ms * rate / 1000)), self._fade)
+        self._prefill = B + safety
+        model_block = int(math.ceil(B * self.model_rate / rate)) + 64
+        self.separator.prepare(self.model_rate, model_block, CHANNELS)
+        self._rs_in = _Resampler(rate, self.model_rate)
+        self._rs_out = _Resampler(self.model_rate, rate)
+        L = self.separator.latency_samples
+        self._worker_delay = self._measure_worker_delay(L)
+        D = self._prefill + self._worker_delay
+        self._engine_latency = D
+        cap = max(int(2.5 * rate), 4 * B + D)
+        self._in_ring = RingBuffer(CHANNELS, cap)
+        self._out_ring = RingBuffer(CHANNELS, cap)
+        self._out_ring.write_zeros(self._prefill)
+        self._dry_line = DelayLine(CHANNELS, D, 4096)
+        self._model_dry = DelayLine(CHANNELS, L, 2 * model_block + 64)
+        self._valid_from = 0
+        self._owed = 0
+        self._wet_mode = True
+        self._w = 1.0
+        self._recover_level = max(B + self._fade, min(self._prefill, 2 * B + self._fade))
+        self._src = np.zeros((CHANNELS, 4096), np.float32)
+        self._wet = np.zeros((CHANNELS, 4096), np.float32)
+        self._dry = np.zeros((CHANNELS, 4096), np.float32)
+        self._ramp = np.arange(1, 4097, dtype=np.float32) / self._fade
+        self._analyser = Analyser(("input", *self.stems), self.model_rate)
+        self._block_seconds = B / rate
+        self.mixer.reset()
+        if self._player is not None and self._player.rate != rate:
+            self._reopen_player(rate)
+        self._warm_up(model_block)
+
+    def _measure_worker_delay(self, L: int) -> int:
+        """Frames from the worker's input to its output: L, plus the resamplers' delay."""
+        if self._rate == self.model_rate:
+            return L
+        n = self._rate  # one second, an impulse in the middle
+        x = np.zeros((CHANNELS, n), np.float32)
+        x[:, n // 2] = 1.0
+        rs_in, rs_out = (
+            _Resampler(self._rate, self.model_rate),
+            _Resampler(self.model_rate, self._rate),
+        )
+        parts = []
+        for i in range(0, n, self._block):
+            m = rs_in(x[:, i : i + self._block])
+            m = np.concatenate([np.zeros((CHANNELS, L), np.float32), m], 1) if i == 0 else m
+            parts.append(rs_out(m))
+        y = np.concatenate(parts, 1)[0]
+        return int(np.argmax(y)) - n // 2
+
+    def _warm_up(self, model_block: int) -> None:
+        """First calls of the model and numpy paths are slow: make them before streaming."""
+        silence = np.zeros((CHANNELS, model_block - 64), np.float32)
+        for _ in range(max(4, 2 * self.separator.cfg.n_fft // silence.shape[1])):
+            stems = self.separator.process(silence)
+            self.mixer.process(stems, silence)
+        self.separator.reset()
+        self._rs_in.reset()
+        self._rs_out.reset()
+
+    def _reopen_player(self, rate: int) -> None:
+        old = self._player
+        player = FilePlayer(old.path, rate, CHANNELS)
+        player.seek(old.position_s())
+        player.playing, player.loop = old.playing, old.loop
+        self._player = player
+        old.close()
+
+    # -- the audio callback (PortAudio's thread, or the virtual clock) ---------------------
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:
+        try:
+            self._last_callback = time.monotonic()
+            if status:
+                self._xruns += 1
+            src = self._src[:, :frames]
+            player = self._player
+            if player is not None:
+                player.fill(src, frames)
+            elif indata is not None and self._use_input:
+                if self._in_ch == 1:
+                    src[:] = indata[:, 0]
+                else:
+                    src[:] = indata.T
+            else:
+                src.fill(0.0)
+            np.nan_to_num(src, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            self._in_ring.write(src)
+            dry = self._dry[:, :frames]
+            self._dry_line.process(src, dry)
+            out = self._mix_out(frames, dry)
+            if outdata is not None:
+                if self._out_ch == 1:
+                    outdata[:, 0] = out.mean(0)
+                else:
+                    outdata[:] = out.T
+            self._frames_out += frames
+        except Exception as exc:  # noqa: BLE001 - the audio thread must never raise
+            self._callback_errors += 1
+            self._callback_error = f"{type(exc).__name__}: {exc}"
+            if outdata is not None:
+                outdata.fill(0.0)
+
+    def _mix_out(self, frames: int, dry: np.ndarray) -> np.ndarray:
+        """This block's output: wet from the out ring, or the dry signal, crossfaded."""
+        ring = self._out_ring
+        if self._owed:
+            self._owed -= ring.skip(self._owed)
+        fill = ring.available()
+        wet = self._wet[:, :frames]
+        if self._wet_mode and fill < frames + self._fade:
+            self._wet_mode = False  # the worker is late: fade to dry while wet lasts
+            self._misses += 1
+        elif (
+            not self._wet_mode
+            and fill >= self._recover_level
+            and self._frames_out >= self._valid_from
+        ):
+            self._wet_mode = True
+        got = ring.read_into(wet, min(fill, frames))
+        self._owed += frames - got
+        target = 1.0 if self._wet_mode else 0.0
+        if self._w == target and got == frames:
+            if target == 1.0:
+                return wet
+            return dry
+        step = self._ramp[:frames]
+        w = np.clip(self._w + step if target == 1.0 else self._w - step, 0.0, 1.0)
+        if got < frames:
+            if w[got:].any():
+                self._hard_misses += 1  # wet ran out before the fade ended
+            w[got:] = 0.0
+            wet[:, got:] = 0.0
+        self._w = float(w[-1])
+        return w * wet + (1.0 - w) * dry
+
+    def _virtual_clock(self) -> None:
+        """With no device: call the callback on time, as a device would."""
+        period = self._block / self._rate
+        next_t = time.perf_counter()
+        while self._running:
+            self._callback(None, None, self._block, None, None)
+            next_t += period
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.5:  # the machine stalled: do not try to catch up half a second
+                self._xruns += 1
+                next_t = time.perf_counter()
+
+    def _on_finished(self) -> None:
+        if self._running:  # not asked for: the device or server went away
+            self._events.append(Event("device-lost", "the audio device stopped"))
+
+    # -- the worker --------------------------------------------------------------------------
+    def _work(self) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        B = self._block
+        x = np.zeros((CHANNELS, B), np.float32)
+        poll = min(0.002, self._block_seconds / 4)
+        ended = False
+        while not self._stop_worker:
+            try:
+                if self._stall_s:
+                    time.sleep(self._stall_s)
+                    self._stall_s = 0.0
+                avail = self._in_ring.available()
+                if avail < B:
+                    if (
+                        self._stream is not None
+                        and self._running
+                        and (time.monotonic() - self._last_callback > DEVICE_TIMEOUT_S)
+                    ):
+                        self._device_lost()
+                        return
+                    player = self._player
+                    if player is not None and player.ended != ended:
+                        ended = player.ended
+                        if ended:
+                            self._events.append(Event("end-of-file", str(player.path)))
+                    time.sleep(poll)
+                    continue
+                if avail > MAX_BACKLOG_S * self._rate:
+                    self._resync(avail - B)
+                self._in_ring.read_into(x)
+                t0 = time.perf_counter()
+                self._process(x)
+                self._times[self._times_n % len(self._times)] = time.perf_counter() - t0
+                self._times_n += 1
+            except Exception as exc:  # noqa: BLE001 - report, and keep the sound going (dry)
+                self._events.append(Event("error", f"worker: {type(exc).__name__}: {exc}"))
+                time.sleep(0.05)
+
+    def _process(self, x: np.ndarray) -> None:
+        xm = self._rs_in(x)
+        if xm.shape[1] == 0:
+            return
+        stems = self.separator.process(xm)
+        dry = np.empty_like(xm)
+        self._model_dry.process(xm, dry)
+        mix = self.mixer.process(stems, dry)
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.push(mix, stems)
+        self._analyser.process(np.concatenate([dry[None], stems], 0))
+        self._peak = (float(np.abs(mix).max()), self._analyser.peak.copy())
+        self._rms = (float(np.sqrt(np.mean(np.square(mix)))), self._analyser.rms.copy())
+        self._out_ring.write(self._rs_out(mix))
+
+    def _resync(self, drop: int) -> None:
+        """Far behind: drop ``drop`` input frames, write their output as silence, restart state."""
+        drop -= drop % self._block
+        self._in_ring.skip(drop)
+        self._out_ring.write_zeros(drop)
+        self.separator.reset()
+        self._model_dry.reset()
+        self._rs_in.reset()
+        self._rs_out.reset()
+        # Wet output means something again once the restarted model has seen a window.
+        self._valid_from = self._in_ring._read + self._engine_latency
+        self._resyncs += 1
+
+    def _device_lost(self) -> None:
+        self._running = False
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            devices.abandon(stream)
+        self._events.append(
+            Event("device-lost", "the audio device or server stopped responding; streaming ended")
+        )
+
+    def stall_worker(self, seconds: float) -> None:
+        """Make the worker sleep once (tests and demonstrations of overload handling)."""
+        self._stall_s = float(seconds)
+
+    # -- sources and transport -------------------------------------------------------------
+    def open_file(self, path: str | Path) -> float:
+        """Play a file as the source (paused state and loop are kept); returns its duration."""
+        rate = self._rate or self.model_rate
+        player = FilePlayer(path, rate, CHANNELS)
+        old = self._player
+        if old is not None:
+            player.loop = old.loop
+        self._player = player
+        if old is not None:
+            old.close()
+        return player.duration_s
+
+    def use_input_device(self) -> None:
+        old, self._player = self._player, None
+        self._use_input = True
+        if old is not None:
+            old.close()
+
+    def play(self) -> None:
+        if self._player is not None:
+            if self._player.ended:
+                self._player.seek(0.0)
+            self._player.playing = True
+
+    def pause(self) -> None:
+        if self._player is not None:
+            self._player.playing = False
+
+    def seek(self, seconds: float) -> None:
+        if self._player is not None:
+            self._player.seek(seconds)
+
+    def set_loop(self, on: bool) -> None:
+        if self._player is not None:
+            self._player.loop = bool(on)
+
+    # -- recording ---------------------------------------------------------------------------
+    def start_recording(self, folder: str | Path, stems: bool = True, mix: bool = True) -> Path:
+        """Record into a new take folder under ``folder``; returns the take folder."""
+        with self._lock:
+            self._close_recorder()
+            take = new_take_folder(Path(folder))
+            self._recorder = Recorder(take, self.model_rate, CHANNELS, self.stems, stems, mix)
+            return take
+
+    def record_to(self, folder: str | Path, stems: bool = True, mix: bool = True) -> Path:
+        """Record into exactly ``folder`` (the CLI's --record)."""
+        with self._lock:
+            self._close_recorder()
+            self._recorder = Recorder(
+                Path(folder), self.model_rate, CHANNELS, self.stems, stems, mix
+            )
+            return Path(folder)
+
+    def stop_recording(self) -> list[Path]:
+        with self._lock:
+            return self._close_recorder()
+
+    def _close_recorder(self) -> list[Path]:
+        rec, self._recorder = self._recorder, None
+        if rec is None:
+            return []
+        paths = rec.close()
+        if rec.error:
+            self._events.append(Event("error", rec.error))
+        return paths
+
+    # -- reading the state -------------------------------------------------------------------
+    def poll_events(self) -> list[Event]:
+        out = []
+        while self._events:
+            out.append(self._events.popleft())
+        return out
+
+    @property
+    def latency_samples(self) -> int:
+        return self._engine_latency + self._device_latency
+
+    def status(self) -> Status:
+        """A copy of the counters and meters; cheap enough for 30 reads a second."""
+        n = min(self._times_n, len(self._times))
+        times = np.sort(self._times[:n]) if n else np.zeros(1)
+        an = self._analyser
+        player = self._player
+        names = ("input", *self.stems)
+        peak, rms = self._peak, self._rms
+        if self._callback_error:
+            self._events.append(Event("error", f"audio callback: {self._callback_error}"))
+            self._callback_error = None
+        return Status(
+            running=self._running,
+            has_output=self._running and self._settings.output_device is not None,
+            sample_rate=self._rate,
+            block_size=getattr(self, "_block", 0),
+            latency_samples=self.latency_samples,
+            engine_latency_samples=self._engine_latency,
+            latency_ms=1000.0 * self.latency_samples / self._rate if self._rate else 0.0,
+            peak=(
+                {**dict(zip(names, peak[1].tolist(), strict=True)), "master": peak[0]}
+                if peak
+                else {}
+            ),
+            rms=(
+                {**dict(zip(names, rms[1].tolist(), strict=True)), "master": rms[0]} if rms else {}
+            ),
+            spectrogram=an.columns() if an else None,
+            spectrogram_sources=names if an else (),
+            spectrogram_count=an.count if an else 0,
+            spectrogram_freqs=an.freqs if an else None,
+            column_seconds=an.column_seconds if an else 0.0,
+            worker_p50_ms=1000.0 * float(times[len(times) // 2]),
+            worker_p99_ms=1000.0 * float(times[min(len(times) - 1, int(0.99 * len(times)))]),
+            worker_load=float(times.sum() / (n * self._block_seconds)) if n else 0.0,
+            xruns=self._xruns,
+            misses=self._misses,
+            hard_misses=self._hard_misses,
+            resyncs=self._resyncs,
+            callback_errors=self._callback_errors,
+            out_fill=self._out_ring.available() if self._running else 0,
+            position_s=player.position_s() if player else 0.0,
+            duration_s=player.duration_s if player else 0.0,
+            playing=bool(player and player.playing and not player.ended),
+            looping=bool(player and player.loop),
+            recording=self._recorder is not None,
+            source="file" if player else ("input" if self._settings.input_device else "none"),
+        )
+
+
+def _close_stream(stream) -> None:
+    """Stop and close a stream, abandoning it if its server no longer answers."""
+    done = threading.Event()
+
+    def close() -> None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:  # noqa: BLE001, S110 - a dead server; abandoned below
+            pass
+        done.set()
+
+    threading.Thread(target=close, name="stemlive-close", daemon=True).start()
+    if not done.wait(2.0):
+        devices.abandon(stream)

@@ -1,0 +1,105 @@
+"""A JACK server on the dummy backend: a real clocked audio graph with no sound card.
+
+Used by the tests, the live benchmark and anyone trying stemlive on a machine
+without audio hardware. PortAudio must be (re)initialised after the server is
+up to see it: ``realtime.devices.rescan()`` does that, and ``Engine.start``
+calls it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from model.errors import StemliveError
+
+PORT_PREFIX = "PortAudio"
+
+
+class JackServer:
+    """``jackd -d dummy`` under a private server name, started and stopped by us."""
+
+    def __init__(self, name: str, rate: int = 48000, period: int = 256, log: Path | None = None):
+        if shutil.which("jackd") is None:
+            raise StemliveError("jackd is not installed (Debian package jackd2)")
+        self.name, self.rate, self.period = name, rate, period
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
+        cmd = [
+            "jackd",
+            "-n",
+            name,
+            "-d",
+            "dummy",
+            "-r",
+            str(rate),
+            "-p",
+            str(period),
+            "-C",
+            "2",
+            "-P",
+            "2",
+        ]
+        self._log = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + 10
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise StemliveError(f"jackd did not start (exit {self.proc.returncode})")
+            time.sleep(0.05)
+
+    def _ready(self) -> bool:
+        return subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode == 0
+
+    def ports(self) -> list[str]:
+        out = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True)
+        return out.stdout.split()
+
+    def connect(self, src: str, dst: str) -> None:
+        r = subprocess.run(["jack_connect", src, dst], env=self.env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise StemliveError(f"jack_connect {src} {dst}: {r.stderr.strip()}")
+
+    def loopback(self, channels: int = 2) -> None:
+        """Feed our stream's outputs back to its inputs."""
+        ports = self.ports()
+        outs = sorted(p for p in ports if p.startswith(PORT_PREFIX) and ":out_" in p)
+        ins = sorted(p for p in ports if p.startswith(PORT_PREFIX) and ":in_" in p)
+        if len(outs) < channels or len(ins) < channels:
+            raise StemliveError(f"no PortAudio ports to loop back: {ports}")
+        for o, i in zip(outs[:channels], ins[:channels], strict=True):
+            self.connect(o, i)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+
+
+@contextmanager
+def dummy_server(name: str = "stemlive", rate: int = 48000, period: int = 256):
+    """Start a dummy JACK server, point PortAudio at it, kill it on exit."""
+    old = os.environ.get("JACK_DEFAULT_SERVER")
+    server = JackServer(name, rate, period)
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    try:
+        yield server
+    finally:
+        from realtime import devices
+
+        quiet = not devices._abandoned  # PortAudio must let go of JACK before jackd dies
+        if quiet:
+            devices._sd()._terminate()
+        server.kill()
+        if quiet:
+            devices._sd()._initialize()
+        if old is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = old
