@@ -26,6 +26,11 @@ class Device:
     outputs: int
     default_rate: float
 
+    @property
+    def label(self) -> str:
+        """Name and host API, as PortAudio's device strings read: "system, JACK Audio ..."."""
+        return f"{self.name}, {self.hostapi}"
+
 
 def _sd():
     try:
@@ -65,19 +70,20 @@ def find_device(spec: str | int, kind: str) -> Device:
     devices = list_devices()
     key = "inputs" if kind == "input" else "outputs"
     usable = [d for d in devices if getattr(d, key) > 0]
-    names = ", ".join(f"{d.index}: {d.name}" for d in usable) or "none"
+    names = ", ".join(f"{d.index}: {d.label}" for d in usable) or "none"
     spec_s = str(spec).strip()
     if spec_s.isdigit():
         match = [d for d in usable if d.index == int(spec_s)]
     else:
-        exact = [d for d in usable if d.name.lower() == spec_s.lower()]
-        match = exact or [d for d in usable if spec_s.lower() in d.name.lower()]
+        low = spec_s.lower()
+        exact = [d for d in usable if low in (d.name.lower(), d.label.lower())]
+        match = exact or [d for d in usable if low in d.label.lower()]
     if not match:
         raise StemliveError(f"no {kind} device {spec_s!r}; {kind} devices: {names}")
     if len(match) > 1:
         raise StemliveError(
             f"{kind} device {spec_s!r} is ambiguous: "
-            + ", ".join(f"{d.index}: {d.name}" for d in match)
+            + ", ".join(f"{d.index}: {d.label}" for d in match)
         )
     return match[0]
 

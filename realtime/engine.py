@@ -147,6 +147,7 @@ class Engine:
         self._running = False
         self._settings = StreamSettings()
         self._stall_s = 0.0
+        self._capture: RingBuffer | None = None
         self._reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -283,13 +284,14 @@ class Engine:
         self._in_ch = self._out_ch = CHANNELS
         self._fade = max(16, int(FADE_S * rate))
         safety = max(int(round(settings.safety_ms * rate / 1000)), self._fade)
-        self._prefill = B + safety
         model_block = int(math.ceil(B * self.model_rate / rate)) + 64
+        self._model_block = model_block
         self.separator.prepare(self.model_rate, model_block, CHANNELS)
         self._rs_in = _Resampler(rate, self.model_rate)
         self._rs_out = _Resampler(self.model_rate, rate)
         L = self.separator.latency_samples
-        self._worker_delay = self._measure_worker_delay(L)
+        self._worker_delay, burst = self._measure_worker_delay(L)
+        self._prefill = B + safety + burst
         D = self._prefill + self._worker_delay
         self._engine_latency = D
         cap = max(int(2.5 * rate), 4 * B + D)
@@ -314,24 +316,30 @@ class Engine:
             self._reopen_player(rate)
         self._warm_up(model_block)
 
-    def _measure_worker_delay(self, L: int) -> int:
-        """Frames from the worker's input to its output: L, plus the resamplers' delay."""
+    def _measure_worker_delay(self, L: int) -> tuple[int, int]:
+        """The worker path's delay (L plus the resamplers'), and how far its output can lag.
+
+        soxr's streaming resampler delivers in bursts (up to ~850 frames at HQ): the
+        second number is the largest shortfall of output frames behind input frames,
+        which the out ring's prefill must cover. Both are counted, not timed.
+        """
         if self._rate == self.model_rate:
-            return L
+            return L, 0
         n = self._rate  # one second, an impulse in the middle
         x = np.zeros((CHANNELS, n), np.float32)
         x[:, n // 2] = 1.0
-        rs_in, rs_out = (
-            _Resampler(self._rate, self.model_rate),
-            _Resampler(self.model_rate, self._rate),
-        )
-        parts = []
+        rs_in = _Resampler(self._rate, self.model_rate)
+        rs_out = _Resampler(self.model_rate, self._rate)
+        parts, shortfall, fed, made = [], 0, 0, 0
         for i in range(0, n, self._block):
             m = rs_in(x[:, i : i + self._block])
-            m = np.concatenate([np.zeros((CHANNELS, L), np.float32), m], 1) if i == 0 else m
-            parts.append(rs_out(m))
+            y = rs_out(np.concatenate([np.zeros((CHANNELS, L), np.float32), m], 1) if i == 0 else m)
+            parts.append(y)
+            fed += min(self._block, n - i)
+            made += y.shape[1] - (round(L * self._rate / self.model_rate) if i == 0 else 0)
+            shortfall = max(shortfall, fed - made)
         y = np.concatenate(parts, 1)[0]
-        return int(np.argmax(y)) - n // 2
+        return int(np.argmax(y)) - n // 2, shortfall
 
     def _warm_up(self, model_block: int) -> None:
         """First calls of the model and numpy paths are slow: make them before streaming."""
@@ -358,6 +366,9 @@ class Engine:
             if status:
                 self._xruns += 1
             src = self._src[:, :frames]
+            capture = self._capture
+            if capture is not None and indata is not None:
+                capture.write(indata.T)
             player = self._player
             if player is not None:
                 player.fill(src, frames)
@@ -479,8 +490,10 @@ class Engine:
 
     def _process(self, x: np.ndarray) -> None:
         xm = self._rs_in(x)
-        if xm.shape[1] == 0:
-            return
+        for i in range(0, xm.shape[1], self._model_block):  # the resampler's bursts, in pieces
+            self._process_model(xm[:, i : i + self._model_block])
+
+    def _process_model(self, xm: np.ndarray) -> None:
         stems = self.separator.process(xm)
         dry = np.empty_like(xm)
         self._model_dry.process(xm, dry)
@@ -514,6 +527,16 @@ class Engine:
         self._events.append(
             Event("device-lost", "the audio device or server stopped responding; streaming ended")
         )
+
+    def capture_input(self, seconds: float) -> RingBuffer:
+        """Keep the next ``seconds`` of the input device's raw samples, aligned with the output.
+
+        Frame i of the capture arrived in the same callback as output frame i, so a
+        loopback (cable, or ``jack_connect``) measures the round trip in samples.
+        """
+        ring = RingBuffer(CHANNELS, max(1, int(seconds * (self._rate or 192000))))
+        self._capture = ring
+        return ring
 
     def stall_worker(self, seconds: float) -> None:
         """Make the worker sleep once (tests and demonstrations of overload handling)."""

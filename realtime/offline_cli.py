@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--subtype", default="FLOAT", help="WAV sample format: FLOAT (default), PCM_16, PCM_24"
     )
     p.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="torch threads (default 1: more threads slow down badly on a busy machine)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -35,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="weights folder or name (default: the shipped default)")
     p.add_argument("--seconds", type=float, default=20.0, help="audio streamed (default 20)")
     p.add_argument(
-        "--backend", default="auto", choices=["auto", "torch", "onnx"],
+        "--backend",
+        default="auto",
+        choices=["auto", "torch", "onnx"],
         help="streamed step: onnxruntime or eager torch (default: onnx when installed)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -71,7 +75,12 @@ def _separate(args: argparse.Namespace) -> int:
 
         try:
             written = separate_file(
-                sep, path, args.out, mix, args.subtype, progress,
+                sep,
+                path,
+                args.out,
+                mix,
+                args.subtype,
+                progress,
                 warn=lambda msg: print(f"stemlive separate: warning: {msg}", file=sys.stderr),
             )
         except StemliveError as exc:
@@ -114,20 +123,32 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     macs = stream["macs_per_frame"]
     total = sum(macs.values())
-    print(f"model {result['model']}: {stream['parameters']:,} parameters, "
-          f"{stream['gmac_per_s']:.2f} GMAC/s streaming stereo")
-    print(f"algorithmic latency {stream['latency_samples']} samples = "
-          f"{stream['latency_ms']:.1f} ms at {sep.sample_rate} Hz")
-    print(f"streaming ({sep.backend} backend), one thread, stereo, {len(sep.stems)} stems, "
-          f"hop {stream['hop_samples']} "
-          f"({stream['hop_ms']:.2f} ms): median {stream['median_ms']:.2f} ms, "
-          f"p99 {stream['p99_ms']:.2f} ms, max {stream['max_ms']:.2f} ms per hop")
-    print(f"real-time factor {stream['rtf']:.3f} (compute time / audio time; "
-          f"median hop {stream['rtf_median']:.3f})")
-    print("MACs per frame and channel: " + ", ".join(
-        f"{k} {v / 1e6:.2f} M ({100 * v / total:.0f}%)" for k, v in macs.items()))
-    print("where the eager torch step's time goes (median ms): " + ", ".join(
-        f"{k} {v:.2f}" for k, v in profile.items()))
+    print(
+        f"model {result['model']}: {stream['parameters']:,} parameters, "
+        f"{stream['gmac_per_s']:.2f} GMAC/s streaming stereo"
+    )
+    print(
+        f"algorithmic latency {stream['latency_samples']} samples = "
+        f"{stream['latency_ms']:.1f} ms at {sep.sample_rate} Hz"
+    )
+    print(
+        f"streaming ({sep.backend} backend), one thread, stereo, {len(sep.stems)} stems, "
+        f"hop {stream['hop_samples']} "
+        f"({stream['hop_ms']:.2f} ms): median {stream['median_ms']:.2f} ms, "
+        f"p99 {stream['p99_ms']:.2f} ms, max {stream['max_ms']:.2f} ms per hop"
+    )
+    print(
+        f"real-time factor {stream['rtf']:.3f} (compute time / audio time; "
+        f"median hop {stream['rtf_median']:.3f})"
+    )
+    print(
+        "MACs per frame and channel: "
+        + ", ".join(f"{k} {v / 1e6:.2f} M ({100 * v / total:.0f}%)" for k, v in macs.items())
+    )
+    print(
+        "where the eager torch step's time goes (median ms): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in profile.items())
+    )
     print(f"offline path: {offline['x_realtime']:.1f}x real time on {offline['threads']} threads")
     return 0
 
@@ -145,11 +166,15 @@ def _info(args: argparse.Namespace) -> int:
         print("status: UNTRAINED - random weights; stems will not be separated yet")
     else:
         print(f"status: trained ({info.get('steps', '?')} steps on {info.get('data', '?')})")
-    print(f"latency: {cfg.latency_samples} samples = "
-          f"{1000 * cfg.latency_samples / cfg.sample_rate:.1f} ms at {cfg.sample_rate} Hz")
+    print(
+        f"latency: {cfg.latency_samples} samples = "
+        f"{1000 * cfg.latency_samples / cfg.sample_rate:.1f} ms at {cfg.sample_rate} Hz"
+    )
     print(f"stft: n_fft {cfg.n_fft}, hop {cfg.hop}; bands: {cfg.band_layout}")
-    print(f"size: N={cfg.n_features}, blocks={cfg.n_blocks}, time LSTM {cfg.time_hidden}, "
-          f"band BLSTM {cfg.band_hidden}x2, head MLP {cfg.head_hidden}")
+    print(
+        f"size: N={cfg.n_features}, blocks={cfg.n_blocks}, time LSTM {cfg.time_hidden}, "
+        f"band BLSTM {cfg.band_hidden}x2, head MLP {cfg.head_hidden}"
+    )
     print(f"stems: {', '.join(cfg.stems)}")
     for key in ("command", "metrics", "created"):
         if key in info:
