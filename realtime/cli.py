@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the live-engine subcommands (devices, live, play)."""
+    """Add the live-engine subcommands (devices, live, play, livebench)."""
+    from realtime.live_cli import register as register_live
+
+    register_live(subparsers)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,35 +22,34 @@ PORT_PREFIX = "PortAudio"
 
 
 class JackServer:
-    """``jackd -d dummy`` under a private server name, started and stopped by us."""
+    """``jackd -d dummy`` under a server name of ours, started and stopped by us.
 
-    def __init__(self, name: str, rate: int = 48000, period: int = 256, log: Path | None = None):
+    Use fixed names: JACK frees a dead server's registry slot only when a server of
+    the same name starts again.
+    """
+
+    def __init__(self, name: str, rate: int = 48000, period: int = 256):
         if shutil.which("jackd") is None:
             raise StemliveError("jackd is not installed (Debian package jackd2)")
         self.name, self.rate, self.period = name, rate, period
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-        cmd = [
-            "jackd",
-            "-n",
-            name,
-            "-d",
-            "dummy",
-            "-r",
-            str(rate),
-            "-p",
-            str(period),
-            "-C",
-            "2",
-            "-P",
-            "2",
-        ]
-        self._log = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        self._start()
+
+    def _start(self, retry: bool = True) -> None:
+        cmd = ["jackd", "-n", self.name, "-d", "dummy", "-r", str(self.rate)]
+        cmd += ["-p", str(self.period), "-C", "2", "-P", "2"]
+        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read on failure, closed by GC
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 10
         while not self._ready():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise StemliveError(f"jackd did not start (exit {self.proc.returncode})")
+                self.log.seek(0)
+                out = self.log.read()
+                if retry and "Too many servers" in out and _clear_stale_registry():
+                    return self._start(retry=False)
+                last = out.strip().splitlines()[-1:] or [""]
+                raise StemliveError(f"jackd did not start (exit {self.proc.returncode}): {last[0]}")
             time.sleep(0.05)
 
     def _ready(self) -> bool:
@@ -74,12 +74,32 @@ class JackServer:
         for o, i in zip(outs[:channels], ins[:channels], strict=True):
             self.connect(o, i)
 
-    def kill(self) -> None:
+    def kill(self, crash: bool = False) -> None:
+        """Stop the server (``crash``: SIGKILL, as if it died)."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self._log is not subprocess.DEVNULL:
-            self._log.close()
+            if crash:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _clear_stale_registry() -> bool:
+    """JACK reclaims a dead server's registry slot only for the same name; with all 8 slots
+    held by dead servers no server starts. When no jackd runs at all, the registry is stale."""
+    running = subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0
+    if running:
+        return False
+    for p in Path("/dev/shm").glob("jack*"):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return True
 
 
 @contextmanager

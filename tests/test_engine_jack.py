@@ -7,7 +7,6 @@ round trip is measured in samples, against the latency the engine reports.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module", params=[44100, 48000], ids=["44k1", "48k"])
 def jack(request):
-    with dummy_server(f"stemlive-test-{os.getpid()}", rate=request.param, period=256) as server:
+    with dummy_server("stemlive-test", rate=request.param, period=256) as server:
         yield server
 
 
@@ -145,14 +144,14 @@ def test_killed_server_ends_the_stream_with_an_event(tmp_path):
         from model.separator import Separator
         from realtime.engine import Engine, StreamSettings
         from realtime.jack import JackServer
-        server = JackServer("stemlive-kill-{os.getpid()}", 44100, 256)
+        server = JackServer("stemlive-kill", 44100, 256)
         os.environ["JACK_DEFAULT_SERVER"] = server.name
         engine = Engine(Separator.from_preset("tiny"))
         engine.open_file({str(ROOT / "model" / "demo" / "demo_song.flac")!r})
         engine.start(StreamSettings(output_device="JACK Audio"))
         time.sleep(0.5)
         assert engine.status().running
-        server.kill()
+        server.kill(crash=True)
         t0 = time.monotonic()
         while engine.running and time.monotonic() - t0 < 10:
             time.sleep(0.05)

@@ -1,0 +1,330 @@
+"""`stemlive devices`, `stemlive live`, `stemlive play` and `stemlive livebench`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import StemliveError
+
+STEMS = ("vocals", "bass", "drums", "other")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("devices", help="list audio devices")
+    p.add_argument("--jack-dummy", action="store_true", help="start a JACK dummy server first")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_devices)
+
+    p = subparsers.add_parser(
+        "live", help="separate a live input and play the remix", description="Live remix."
+    )
+    p.add_argument("--input", required=True, metavar="DEV", help="input device (name or index)")
+    p.add_argument("--output", required=True, metavar="DEV", help="output device, or 'none'")
+    _stream_args(p)
+    p.set_defaults(func=_live)
+
+    p = subparsers.add_parser(
+        "play",
+        help="play a song with stems remixed (karaoke from a file)",
+        description="Play FILE in real time through the separator, e.g. --mute vocals.",
+    )
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--output", default="default", metavar="DEV", help="output device, or 'none' (silent)"
+    )
+    p.add_argument("--loop", action="store_true", help="start again at the end")
+    _stream_args(p)
+    p.set_defaults(func=_play)
+
+    p = subparsers.add_parser(
+        "livebench",
+        help="measure the live engine on a JACK dummy server",
+        description="Stream the demo song in loopback through a JACK dummy server it starts: "
+        "xruns, misses, worker p50/p99, measured round-trip latency.",
+    )
+    p.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
+    p.add_argument("--model", help="weights folder or name (default: the shipped default)")
+    p.add_argument("--preset", help="an untrained model of this preset instead")
+    p.add_argument("--rate", type=int, default=48000, help="JACK's rate (default 48000)")
+    p.add_argument("--block", type=int, default=256, help="JACK period (default 256)")
+    p.add_argument("--safety-ms", type=float, default=20.0, help="safety buffer (default 20)")
+    p.add_argument(
+        "--gui-load", action="store_true", help="a thread that imitates a 30 fps GUI as well"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_livebench)
+
+
+def _stream_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="weights folder or name (default: the shipped default)")
+    p.add_argument("--rate", type=int, help="device sample rate (default: the device's)")
+    p.add_argument("--block", type=int, default=256, help="frames per callback (default 256)")
+    p.add_argument(
+        "--safety-ms", type=float, default=20.0, help="time the worker may be late (default 20)"
+    )
+    p.add_argument("--gain", action="append", default=[], metavar="STEM=DB", help="e.g. vocals=-6")
+    p.add_argument("--mute", action="append", default=[], metavar="STEM", choices=STEMS)
+    p.add_argument("--solo", action="append", default=[], metavar="STEM", choices=STEMS)
+    p.add_argument("--bypass", action="store_true", help="play the original (latency-aligned)")
+    p.add_argument("--record", type=Path, metavar="DIR", help="record mix.wav and the stems")
+    p.add_argument("--seconds", type=float, help="stop after this long")
+    p.add_argument("--jack-dummy", action="store_true", help="start a JACK dummy server first")
+    p.add_argument("--quiet", action="store_true", help="no status line")
+
+
+def _parse_gain(text: str) -> tuple[str, float]:
+    stem, sep, value = text.partition("=")
+    if not sep or stem not in STEMS:
+        raise StemliveError(f"--gain wants STEM=DB with STEM one of {', '.join(STEMS)}: {text!r}")
+    try:
+        db = -math.inf if value.strip().lower() in ("-inf", "off") else float(value)
+    except ValueError:
+        raise StemliveError(f"--gain {text!r}: {value!r} is not a number of dB") from None
+    if math.isnan(db) or db > 12.0:
+        raise StemliveError(f"--gain {text!r}: must be -inf..12 dB")
+    return stem, db
+
+
+@contextlib.contextmanager
+def _maybe_jack(on: bool, rate: int | None = None, block: int = 256):
+    if not on:
+        yield None
+        return
+    from realtime.jack import dummy_server
+
+    with dummy_server("stemlive-dummy", rate or 48000, block) as server:
+        yield server
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from realtime.devices import list_devices, rescan
+
+    with _maybe_jack(args.jack_dummy):
+        rescan()
+        devs = list_devices()
+    if args.json:
+        print(json.dumps([d.__dict__ for d in devs], indent=2))
+        return 0
+    if not devs:
+        print("no audio devices (no sound card or audio server; try --jack-dummy)")
+    for d in devs:
+        print(f"{d.index:3d}  {d.label}  in {d.inputs}, out {d.outputs}, {d.default_rate:g} Hz")
+    return 0
+
+
+def _engine(args: argparse.Namespace):
+    from model.separator import Separator
+    from realtime.engine import Engine
+
+    gains = [_parse_gain(g) for g in args.gain]
+    engine = Engine(Separator.load(args.model))
+    for stem, db in gains:
+        engine.mixer.set_gain_db(stem, db)
+    for stem in args.mute:
+        engine.mixer.set_mute(stem, True)
+    for stem in args.solo:
+        engine.mixer.set_solo(stem, True)
+    engine.mixer.set_bypass(args.bypass)
+    return engine
+
+
+def _device_arg(value: str | None, kind: str) -> str | None:
+    if value is None or value.lower() == "none":
+        return None
+    if value != "default":
+        return value
+    from realtime.devices import _sd, list_devices, rescan
+
+    rescan()
+    index = _sd().default.device[0 if kind == "input" else 1]
+    devs = {d.index: d for d in list_devices()}
+    if index is None or index < 0 or index not in devs:
+        raise StemliveError(
+            f"no default {kind} device (no sound card or audio server): "
+            f"name one with --{kind} (see 'stemlive devices'), or --{kind} none to run silently"
+        )
+    return str(index)
+
+
+def _status_line(st) -> str:
+    pos = f"{st.position_s:6.1f}/{st.duration_s:.1f} s | " if st.duration_s else ""
+    return (
+        f"{pos}latency {st.latency_ms:.1f} ms | CPU {100 * st.worker_load:.0f}% "
+        f"(p99 {st.worker_p99_ms:.1f} ms) | xruns {st.xruns} | misses {st.misses}"
+    )
+
+
+def _run_engine(engine, settings, args, until_end: bool) -> int:
+    """Stream until Ctrl-C, --seconds, the end of the file or a lost device."""
+    tty = sys.stderr.isatty()
+    code = 0
+    try:
+        engine.start(settings)
+        if args.record:
+            engine.record_to(args.record)
+        t0 = time.monotonic()
+        last_print = 0.0
+        while True:
+            time.sleep(0.1)
+            events = engine.poll_events()
+            for e in events:
+                if e.kind in ("device-lost", "error"):
+                    print(f"\nstemlive: {e.message}", file=sys.stderr)
+            if any(e.kind == "device-lost" for e in events) or not engine.running:
+                code = 2
+                break
+            if until_end and any(e.kind == "end-of-file" for e in events):
+                time.sleep(engine.latency_samples / max(1, engine.status().sample_rate))
+                break
+            if args.seconds is not None and time.monotonic() - t0 >= args.seconds:
+                break
+            now = time.monotonic()
+            if not args.quiet and now - last_print >= (0.5 if tty else 5.0):
+                last_print = now
+                line = _status_line(engine.status())
+                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        st = engine.status()
+        paths = engine.stop_recording()
+        engine.close()
+    if not args.quiet:
+        print(("\n" if tty else "") + "stopped: " + _status_line(st), file=sys.stderr)
+    if paths:
+        print(f"recorded {len(paths)} files in {paths[0].parent}", file=sys.stderr)
+    return code
+
+
+def _live(args: argparse.Namespace) -> int:
+    from realtime.engine import StreamSettings
+
+    with _maybe_jack(args.jack_dummy, args.rate, args.block):
+        settings = StreamSettings(
+            input_device=_device_arg(args.input, "input"),
+            output_device=_device_arg(args.output, "output"),
+            sample_rate=args.rate,
+            block_size=args.block,
+            safety_ms=args.safety_ms,
+        )
+        if settings.input_device is None:
+            raise StemliveError("live needs an input device (see 'stemlive devices')")
+        engine = _engine(args)
+        return _run_engine(engine, settings, args, until_end=False)
+
+
+def _play(args: argparse.Namespace) -> int:
+    from realtime.engine import StreamSettings
+
+    with _maybe_jack(args.jack_dummy, args.rate, args.block):
+        output = "JACK Audio" if args.jack_dummy and args.output == "default" else args.output
+        settings = StreamSettings(
+            output_device=_device_arg(output, "output"),
+            sample_rate=args.rate,
+            block_size=args.block,
+            safety_ms=args.safety_ms,
+        )
+        engine = _engine(args)
+        engine.open_file(args.file)
+        engine.set_loop(args.loop)
+        return _run_engine(engine, settings, args, until_end=not args.loop)
+
+
+# -- livebench --------------------------------------------------------------------------------
+def _gui_load(engine, stop: threading.Event, frames: list[float]) -> None:
+    """What a 30 fps GUI does in Python: read the snapshot, map the spectrogram, draw."""
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        st = engine.status()
+        if st.spectrogram is not None:
+            img = st.spectrogram[:, :, ::2]
+            np.clip((img + 100.0) * 2.55, 0, 255).astype(np.uint8)
+        for _ in range(300):  # widget updates: small Python work
+            pass
+        frames.append(time.perf_counter() - t0)
+        stop.wait(max(0.0, 1 / 30 - (time.perf_counter() - t0)))
+
+
+def _round_trip(captured: np.ndarray, source: np.ndarray, max_lag: int) -> int:
+    """The lag at which the captured input best matches the source (FFT cross-correlation)."""
+    n = min(len(captured), len(source) + max_lag)
+    a, b = captured[:n], source[: n - max_lag]
+    size = 1 << int(np.ceil(np.log2(n + len(b))))
+    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    return int(np.argmax(corr[:max_lag]))
+
+
+def _livebench(args: argparse.Namespace) -> int:
+    from model.separator import Separator
+    from realtime.engine import Engine, StreamSettings
+    from realtime.jack import dummy_server
+    from realtime.player import FilePlayer
+
+    demo = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
+    sep = Separator.from_preset(args.preset) if args.preset else Separator.load(args.model)
+    engine = Engine(sep)
+    engine.open_file(demo)
+    engine.set_loop(True)
+    stop = threading.Event()
+    gui_frames: list[float] = []
+    with dummy_server("stemlive-bench", args.rate, args.block) as jack:
+        capture = engine.capture_input(8.0)
+        engine.start(
+            StreamSettings(
+                input_device="JACK Audio",
+                output_device="JACK Audio",
+                sample_rate=args.rate,
+                block_size=args.block,
+                safety_ms=args.safety_ms,
+            )
+        )
+        jack.loopback()
+        if args.gui_load:
+            threading.Thread(target=_gui_load, args=(engine, stop, gui_frames), daemon=True).start()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < args.seconds:
+            time.sleep(0.5)
+            if not engine.running:
+                break
+        st = engine.status()
+        stop.set()
+        engine.close()
+    captured = capture.read(capture.available())[0]
+    song = FilePlayer(demo, args.rate)
+    song.wait_decoded()
+    measured = _round_trip(captured, song.audio[0], max_lag=args.rate // 2)
+    result = {
+        "model": sep.info.get("name", args.preset or "default"),
+        "seconds": round(time.monotonic() - t0, 1),
+        "rate": args.rate,
+        "block": args.block,
+        "gui_load": args.gui_load,
+        "xruns": st.xruns,
+        "misses": st.misses,
+        "hard_misses": st.hard_misses,
+        "resyncs": st.resyncs,
+        "worker_p50_ms": round(st.worker_p50_ms, 2),
+        "worker_p99_ms": round(st.worker_p99_ms, 2),
+        "worker_load": round(st.worker_load, 3),
+        "period_ms": round(1000 * args.block / args.rate, 2),
+        "reported_latency_samples": st.latency_samples,
+        "measured_round_trip_samples": measured,
+        "latency_ms": round(st.latency_ms, 1),
+    }
+    if gui_frames:
+        result["gui_frames"] = len(gui_frames)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            print(f"{k:30s} {v}")
+    return 0
