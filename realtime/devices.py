@@ -95,3 +95,13 @@ def abandon(stream) -> None:
     handler = getattr(sd, "_exit_handler", None)
     if handler is not None:
         atexit.unregister(handler)
+
+
+def default_device(kind: str) -> Device | None:
+    """PortAudio's default input or output device, or None when there is none."""
+    sd = _sd()
+    index = sd.default.device[0 if kind == "input" else 1]
+    found = [d for d in list_devices() if d.index == index]
+    if not found or getattr(found[0], "inputs" if kind == "input" else "outputs") < 1:
+        return None
+    return found[0]

@@ -142,17 +142,16 @@ def _device_arg(value: str | None, kind: str) -> str | None:
         return None
     if value != "default":
         return value
-    from realtime.devices import _sd, list_devices, rescan
+    from realtime.devices import default_device, rescan
 
     rescan()
-    index = _sd().default.device[0 if kind == "input" else 1]
-    devs = {d.index: d for d in list_devices()}
-    if index is None or index < 0 or index not in devs:
+    device = default_device(kind)
+    if device is None:
         raise StemliveError(
             f"no default {kind} device (no sound card or audio server): "
             f"name one with --{kind} (see 'stemlive devices'), or --{kind} none to run silently"
         )
-    return str(index)
+    return str(device.index)
 
 
 def _status_line(st) -> str:
