@@ -6,11 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from test_train import quiet, tiny_config
-from test_train_support import make_corpus
+from test_train_support import SR, constructed_stems, make_corpus
 
 from training.checkpoint import load_compact
-from training.train import Trainer, validate, validation_set
+from training.train import Trainer, validate, validation_fingerprint, validation_set
 from training.train_data import Corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,13 +48,41 @@ def test_the_committed_checkpoint_scores_its_last_curve_point():
     from training.train import TrainConfig
 
     cfg = TrainConfig.from_dict(state["config"])
-    scores = validate(model, validation_set(cfg, Corpus(root, "valid")))
+    songs = validation_set(cfg, Corpus(root, "valid"))
+    # Same seeds do not mean same songs: a changed generator makes other audio under the
+    # same names, and then no SDR of the curve can be reproduced.
+    assert validation_fingerprint(songs) == state.get("valid_fingerprint"), (
+        f"the validation songs in {root}/valid are not those the committed curve was measured "
+        "on (training/synth changed since?): resume the run on them to re-measure"
+    )
+    scores = validate(model, songs)
     last = state["curve"][-1]
     assert last["step"] == state["step"]
+    assert last["valid_set"] == state["valid_fingerprint"]
     for s in ("vocals", "bass", "drums", "other"):
         assert abs(scores[s] - last[f"sdr_{s}"]) < 0.1, (s, scores[s], last[f"sdr_{s}"])
     gain = state["baselines"]["gain_only"]
     assert np.mean([scores[s] - gain[s] for s in gain if s != "mean"]) > 1.0
+
+
+def test_resume_on_other_validation_songs_re_measures_the_curve(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", valid_every=2, valid_songs=1, valid_seconds=1)
+    first = Trainer(replace(cfg, max_steps=2), tmp_path / "a", log=quiet)
+    first.run()
+    assert first.curve[-1]["valid_set"] == first.valid_fingerprint
+    # the same song name, other audio (as from a changed generator)
+    other = constructed_stems(7, 2.0)
+    for name, x in zip(("vocals", "bass", "drums", "other"), other, strict=True):
+        sf.write(tmp_path / "data" / "valid" / "song0" / f"{name}.wav", x.T, SR, "PCM_16")
+    resumed = Trainer(cfg, tmp_path / "b", resume_from=tmp_path / "a" / "best", log=quiet)
+    assert resumed.valid_fingerprint != first.valid_fingerprint
+    assert [r["step"] for r in resumed.curve] == [2, 2]
+    again = resumed.curve[-1]
+    assert again["valid_set"] == resumed.valid_fingerprint
+    assert again["sdr_mean"] != first.curve[-1]["sdr_mean"]
+    assert resumed.best == again["sdr_mean"]
+    assert abs(validate(resumed.model, resumed.valid)["mean"] - again["sdr_mean"]) < 1e-9
 
 
 def test_resume_with_a_new_learning_rate_uses_it(tmp_path):

@@ -49,6 +49,11 @@ def plot(path: Path, rows: list[dict], baselines: dict[str, dict[str, float]], t
             if stem in per_stem:
                 ax.axhline(per_stem[stem], ls=styles.get(name, "--"), color="grey", lw=1)
                 ax.annotate(name, (x[0] if x else 0, per_stem[stem]), fontsize=7, color="grey")
+        for i in range(1, len(rows)):
+            if rows[i].get("valid_set") != rows[i - 1].get("valid_set"):
+                # Points left of this line were measured on other validation songs.
+                ax.axvline(x[i], ls=":", color="red", lw=1)
+                ax.annotate("new valid songs", (x[i], ax.get_ylim()[0]), fontsize=7, color="red")
         ax.set_title(stem)
         ax.set_xlabel("training minutes (wall clock)")
         ax.grid(alpha=0.3)

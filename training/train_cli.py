@@ -106,6 +106,7 @@ def _train(args: argparse.Namespace) -> int:
         resume_from=resume,
         command=command,
         log=stdout_log,
+        all_songs=args.all_songs,
     )
     trainer.run()
     if args.export and trainer.rank == 0:
@@ -213,6 +214,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--head-hidden", type=int)
     p.add_argument("--data", help="corpus root (MUSDB18-HQ layout)")
     p.add_argument("--ensure-data", type=int, metavar="SONGS", help="generate the corpus first")
+    p.add_argument(
+        "--all-songs",
+        action="store_true",
+        help="on resume, train on every song now in the corpus, not the run's saved list "
+        "(after growing it with --ensure-data; the batches change from the resume step on)",
+    )
     p.add_argument("--segment", type=float, help="segment seconds")
     p.add_argument("--batch", type=int, help="stereo mixtures per step and process")
     p.add_argument("--max-songs", type=int)
