@@ -30,6 +30,7 @@ class AppOptions:
     output_device: str | None = None
     no_output: bool = False
     latency_preset: str | None = None
+    loop: bool = False
     fps: float = 30.0
     settings_file: str | None = None
     quit_after_s: float | None = None
@@ -105,6 +106,8 @@ def run(opts: AppOptions, argv: list[str] | None = None) -> int:
     demo = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
     file = opts.file or (last if last and Path(last).is_file() else None)
     window.start(file or (str(demo) if demo.is_file() else None))
+    if opts.loop:
+        window.transport.loop.setChecked(True)
 
     if opts.quit_after_s is not None:
 

@@ -21,7 +21,9 @@ never allocates beyond small numpy temporaries.
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
+import os
 import sys
 import threading
 import time
@@ -46,6 +48,8 @@ RAMP_S = 0.010  # mixer parameter ramps
 MAX_BACKLOG_S = 0.5  # a worker further behind than this drops input and restarts its state
 DEVICE_TIMEOUT_S = 1.0  # no callback for this long while streaming: the device is gone
 SWITCH_INTERVAL_S = 0.0005
+WORKER_RT_PRIORITY = 5  # below JACK's audio threads (10 and up); see _raise_priority
+WORKER_NICE = -10
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ class Engine:
         self._events: collections.deque[Event] = collections.deque(maxlen=100)
         self._player: FilePlayer | None = None
         self._use_input = True
+        self._loop = False
         self._recorder: Recorder | None = None
         self._lock = threading.Lock()  # serialises start/stop/open/record (never the audio)
         self._stream = None
@@ -452,6 +457,7 @@ class Engine:
         import torch
 
         torch.set_num_threads(1)
+        _raise_priority()
         B = self._block
         x = np.zeros((CHANNELS, B), np.float32)
         poll = min(0.002, self._block_seconds / 4)
@@ -544,12 +550,11 @@ class Engine:
 
     # -- sources and transport -------------------------------------------------------------
     def open_file(self, path: str | Path) -> float:
-        """Play a file as the source (paused state and loop are kept); returns its duration."""
+        """Play a file as the source (looped if looping is on); returns its duration."""
         rate = self._rate or self.model_rate
         player = FilePlayer(path, rate, CHANNELS)
+        player.loop = self._loop
         old = self._player
-        if old is not None:
-            player.loop = old.loop
         self._player = player
         if old is not None:
             old.close()
@@ -576,8 +581,10 @@ class Engine:
             self._player.seek(seconds)
 
     def set_loop(self, on: bool) -> None:
+        """Loop this and every later file."""
+        self._loop = bool(on)
         if self._player is not None:
-            self._player.loop = bool(on)
+            self._player.loop = self._loop
 
     # -- recording ---------------------------------------------------------------------------
     def start_recording(self, folder: str | Path, stems: bool = True, mix: bool = True) -> Path:
@@ -669,6 +676,23 @@ class Engine:
             recording=self._recorder is not None,
             source="file" if player else ("input" if self._settings.input_device else "none"),
         )
+
+
+def _raise_priority() -> None:
+    """Ask the OS to favour the calling (worker) thread over ordinary processes.
+
+    The audio callback (a real-time thread under JACK) needs the interpreter lock
+    that this thread holds while it computes; if the OS deschedules this thread for
+    a busy neighbour, the callback waits too. Real-time FIFO scheduling at a
+    priority below the audio thread's when allowed (root, or an rtprio limit; the
+    kernel's RT throttling keeps 5 % of each core for others), else a lower nice
+    value, else nothing.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(WORKER_RT_PRIORITY))
+    except (OSError, AttributeError):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
 
 
 def _close_stream(stream) -> None:
