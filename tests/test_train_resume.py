@@ -53,7 +53,7 @@ def test_the_committed_checkpoint_scores_its_last_curve_point():
     # same names, and then no SDR of the curve can be reproduced.
     assert validation_fingerprint(songs) == state.get("valid_fingerprint"), (
         f"the validation songs in {root}/valid are not those the committed curve was measured "
-        "on (training/synth changed since?): resume the run on them to re-measure"
+        "on (another generator version or environment?): resume the run on them to re-measure"
     )
     scores = validate(model, songs)
     last = state["curve"][-1]
