@@ -36,7 +36,7 @@ class EngineSettings:
     output_device: str | None = None
     sample_rate: int | None = None  # None: the output device's (or the model's) rate
     latency_preset: str = "standard"
-    safety_ms: float = 10.0
+    safety_ms: float = 20.0  # the window shares the interpreter lock: 10 ms gave misses
     model_folder: str | None = None  # None: the shipped default model
 
     def __post_init__(self) -> None:

@@ -32,7 +32,7 @@ class SettingsStore:
                 output_device=q.value("engine/output_device") or None,
                 sample_rate=int(q.value("engine/sample_rate") or 0) or None,
                 latency_preset=str(q.value("engine/latency_preset") or "standard"),
-                safety_ms=float(q.value("engine/safety_ms") or 10.0),
+                safety_ms=float(q.value("engine/safety_ms") or 20.0),
                 model_folder=q.value("engine/model_folder") or None,
             )
         except (TypeError, ValueError):
