@@ -78,6 +78,22 @@ def test_validation_curve_and_compact_checkpoint(tmp_path):
     assert set(tr.baselines) == {"mixture", "gain_only"}
 
 
+def test_release_export_loads_and_its_card_says_how_it_was_made(tmp_path):
+    from model.separator import Separator
+    from training.train_release import export
+
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=2, valid_every=2, valid_songs=1, valid_seconds=1)
+    tr = Trainer(cfg, tmp_path / "run", command="stemlive train --steps 2", log=quiet)
+    tr.run()
+    dst = export(tmp_path / "run" / "best", tmp_path / "rel", "tinyrel", notes="corpus grew")
+    card = (dst / "MODEL_CARD.md").read_text()
+    assert "# stemlive weights: tinyrel" in card and "2 steps" in card
+    assert "`stemlive train --steps 2`" in card and "- Notes: corpus grew" in card
+    sep = Separator.load(str(dst))
+    assert sep.info["notes"] == "corpus grew" and sep.info["steps"] == 2
+
+
 def test_torchrun_two_processes_agree_on_weights(tmp_path):
     make_corpus(tmp_path / "data")
     exe = shutil.which("stemlive", path=os.path.dirname(sys.executable))

@@ -34,6 +34,7 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
             + f" | {vals.get('mean', float('nan')):.2f} |"
         )
     m = cfg
+    notes = f"\n- Notes: {info['notes']}" if info.get("notes") else ""
     return f"""# stemlive weights: {name}
 
 Causal Band-Split RNN (shared trunk, one mask head per stem), streaming with
@@ -44,7 +45,7 @@ N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, ban
 - Trained: {info.get("trained")}, {info.get("steps")} steps, {info.get("time")}
 - Data: {info.get("data")}
   (generated songs: FluidR3 GM / MuseScore soundfonts, mbrola voices: training use only)
-- Command: `{info.get("command")}`
+- Command: `{info.get("command")}`{notes}
 
 ## Validation SDR (dB, whole-track, mean over the validation songs)
 
@@ -61,11 +62,13 @@ audible bleed between stems, and weaker results on real recordings.
 """
 
 
-def export(src: Path, dst: Path, name: str = "default", command: str = "") -> Path:
+def export(src: Path, dst: Path, name: str = "default", command: str = "", notes: str = "") -> Path:
     """Export a compact checkpoint folder ``src`` as a release into ``dst``."""
     model, state = load_compact(src)
     info = json.loads((src / "config.json").read_text())["info"]
     info["name"] = name
+    if notes:  # what the info cannot say, e.g. a corpus that changed during the run
+        info["notes"] = notes
     info["source_checkpoint"] = str(src)
     if command:
         info["export_command"] = command
@@ -79,7 +82,10 @@ def export_release(trainer, dst: Path) -> Path:
     return export(trainer.run_dir / "best", dst)
 
 
-if __name__ == "__main__":  # python -m training.train_release SRC DST [NAME]
+if __name__ == "__main__":  # python -m training.train_release SRC DST [NAME [NOTES]]
+    import shlex
+
     name = sys.argv[3] if len(sys.argv) > 3 else "default"
-    cmd = "python -m training.train_release " + " ".join(sys.argv[1:])
-    print(export(Path(sys.argv[1]), Path(sys.argv[2]), name, cmd))
+    notes = sys.argv[4] if len(sys.argv) > 4 else ""
+    cmd = "python -m training.train_release " + shlex.join(sys.argv[1:])
+    print(export(Path(sys.argv[1]), Path(sys.argv[2]), name, cmd, notes))
