@@ -8,6 +8,7 @@ calls it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -91,9 +92,10 @@ class JackServer:
 def _clear_stale_registry() -> bool:
     """JACK reclaims a dead server's registry slot only for the same name; with all 8 slots
     held by dead servers no server starts. When no jackd runs at all, the registry is stale."""
-    running = subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0
-    if running:
-        return False
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "jackd":
+                return False
     for p in Path("/dev/shm").glob("jack*"):
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
