@@ -6,10 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
+import torch
 from test_train import quiet, tiny_config
 from test_train_support import SR, constructed_stems, make_corpus
 
+from model.errors import StemliveError
+from model.weights import load_model
 from training.checkpoint import load_compact
 from training.train import Trainer, validate, validation_fingerprint, validation_set
 from training.train_data import Corpus
@@ -97,3 +101,40 @@ def test_resume_with_a_new_learning_rate_uses_it(tmp_path):
     assert tr.optimizer.param_groups[0]["lr"] == 1e-4 * lr_factor(slower, 3)
     tr.run()
     assert tr.scheduler.get_last_lr()[0] == 1e-4 * lr_factor(slower, 4)
+
+
+def test_a_warm_start_takes_the_trunk_of_another_fft_size(tmp_path):
+    """--init from a model of other FFT sizes copies the tensors of matching shape only."""
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", valid_every=1, valid_songs=1, valid_seconds=1)
+    Trainer(replace(cfg, max_steps=2), tmp_path / "a", log=quiet).run()
+    other = replace(cfg.model, n_fft=cfg.model.n_fft * 2, hop=cfg.model.hop * 2)
+    messages: list[str] = []
+    warm = Trainer(
+        replace(cfg, model=other),
+        tmp_path / "b",
+        init_weights=tmp_path / "a" / "best",
+        log=messages.append,
+    )
+    src = load_model(tmp_path / "a" / "best")[0].state_dict()  # as stored (fp16)
+    dst = warm.model.state_dict()
+    same = [k for k in dst if k in src and src[k].shape == dst[k].shape]
+    differ = [k for k in dst if k not in same]
+    assert any(k.startswith("blocks.") for k in same) and differ
+    for k in same:
+        assert torch.equal(dst[k], src[k]), k
+    fresh = Trainer(replace(cfg, model=other), tmp_path / "c", log=quiet).model.state_dict()
+    for k in differ:  # left as a fresh run initialises them
+        assert torch.equal(dst[k], fresh[k]), k
+    assert any("warm start" in m for m in messages)
+
+
+def test_a_warm_start_with_nothing_in_common_is_refused(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", valid_every=1, valid_songs=1, valid_seconds=1)
+    Trainer(replace(cfg, max_steps=1), tmp_path / "a", log=quiet).run()
+    wider = replace(
+        cfg.model, n_fft=512, hop=128, n_features=10, time_hidden=14, band_hidden=6, head_hidden=5
+    )
+    with pytest.raises(StemliveError, match="no tensor matches"):
+        Trainer(replace(cfg, model=wider), tmp_path / "b", init_weights=tmp_path / "a" / "best")

@@ -260,13 +260,8 @@ class Trainer:
             resume_from = full
         if resume_from is not None:
             self._resume(Path(resume_from))
-        elif init_weights is not None:  # fine-tuning: trained weights, a fresh run
-            from model.weights import load_model
-
-            start, _ = load_model(init_weights)
-            if start.cfg != cfg.model:
-                raise StemliveError(f"{init_weights} holds a different model config than this run")
-            self.model.load_state_dict(start.state_dict())
+        elif init_weights is not None:  # fine-tuning or a warm start: a fresh run
+            self._init_from(Path(init_weights))
         if all_songs and self.song_names is not None:
             # A grown corpus: every complete song on disk, not the run's saved list.
             self.log(f"training on every song in {cfg.data.root}/train, not the run's list")
@@ -355,6 +350,34 @@ class Trainer:
         self._load_counters(ck["state"])
         self.resumed_from = str(path)
         self.log(f"resumed from {path} at step {self.step}")
+
+    def _init_from(self, path: Path) -> None:
+        """Start from trained weights: all of them for the same config, else a warm start.
+
+        A warm start (e.g. the low-latency preset from the standard model: the same
+        bands and trunk, other FFT sizes) copies every tensor whose name and shape
+        match and leaves the rest (band split, mask outputs) freshly initialised.
+        """
+        from model.weights import load_model
+
+        start, _ = load_model(path)
+        if start.cfg == self.cfg.model:
+            self.model.load_state_dict(start.state_dict())
+            return
+        own = self.model.state_dict()
+        taken = {
+            k: v for k, v in start.state_dict().items() if k in own and own[k].shape == v.shape
+        }
+        if not taken:
+            raise StemliveError(f"{path}: no tensor matches this run's model config")
+        self.model.load_state_dict(taken, strict=False)
+        n_taken = sum(v.numel() for v in taken.values())
+        n_all = sum(v.numel() for v in own.values())
+        fresh = sorted({k.split(".")[0] + "." + k.split(".")[1] for k in own if k not in taken})
+        self.log(
+            f"warm start from {path}: {len(taken)}/{len(own)} tensors, "
+            f"{n_taken / n_all:.0%} of the parameters; fresh: {', '.join(fresh)}"
+        )
 
     def _load_counters(self, state: dict) -> None:
         self.step = int(state["step"])

@@ -7,6 +7,7 @@ Torch and the training modules are imported inside the handlers, so that
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -99,13 +100,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.ensure_data:
         from training.train_corpus import CorpusSpec, generate_corpus
 
-        generate_corpus(Path(cfg.data.root), CorpusSpec(train_songs=args.ensure_data))
+        generate_corpus(
+            Path(cfg.data.root), CorpusSpec(train_songs=args.ensure_data), jobs=args.data_jobs
+        )
     trainer = Trainer(
         cfg,
         run_dir,
         resume_from=resume,
         command=command,
         log=stdout_log,
+        init_weights=args.init,
         all_songs=args.all_songs,
     )
     trainer.run()
@@ -213,7 +217,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="model preset: tiny, standard, low-latency")
     p.add_argument("--head-hidden", type=int)
     p.add_argument("--data", help="corpus root (MUSDB18-HQ layout)")
+    p.add_argument(
+        "--init",
+        type=Path,
+        help="a new run starts from these weights (a weights or compact checkpoint folder); "
+        "for another preset, the tensors of matching shape (warm start)",
+    )
     p.add_argument("--ensure-data", type=int, metavar="SONGS", help="generate the corpus first")
+    p.add_argument(
+        "--data-jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes generating the corpus for --ensure-data",
+    )
     p.add_argument(
         "--all-songs",
         action="store_true",

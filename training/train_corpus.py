@@ -43,32 +43,62 @@ def song_complete(folder: Path) -> bool:
     return all((folder / f"{n}.wav").is_file() for n in ("mixture", *STEMS))
 
 
-def generate_corpus(root: Path, spec: CorpusSpec, log=print) -> None:
-    """Write every missing song of ``spec`` under ``root`` (resumable: finished songs are kept)."""
+def _write_song(task: tuple[str, Path, int, float]) -> str:
+    """Generate one song into ``folder`` (a worker's job); returns its split."""
     import soundfile as sf
 
     from training.synth.song import generate_song
 
+    split, folder, seed, seconds = task
+    song = generate_song(seed, seconds)
+    tmp = folder.with_name(folder.name + ".part")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in STEMS:
+        sf.write(tmp / f"{name}.wav", song.stems[name].T, song.sample_rate, "PCM_16")
+    # The mixture is the sum of the *stored* (quantised) stems, so they add up exactly.
+    mix = sum(sf.read(tmp / f"{n}.wav", dtype="float32")[0] for n in STEMS)
+    sf.write(tmp / "mixture.wav", np.clip(mix, -1, 1), song.sample_rate, "FLOAT")
+    tmp.rename(folder)
+    return split
+
+
+def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> None:
+    """Write every missing song of ``spec`` under ``root`` (resumable: finished songs are kept).
+
+    With ``jobs`` > 1 songs are made by that many processes; a song depends only on its
+    seed, so the corpus is the same either way.
+    """
     root.mkdir(parents=True, exist_ok=True)
     (root / "corpus.json").write_text(json.dumps(asdict(spec), indent=2) + "\n")
-    for split, (count, seconds, base) in spec.splits().items():
-        for i in range(count):
-            folder = root / split / f"song{base + i:06d}"
-            if song_complete(folder):
-                continue
-            song = generate_song(base + i, seconds)
-            tmp = folder.with_name(folder.name + ".part")
-            tmp.mkdir(parents=True, exist_ok=True)
-            for name in STEMS:
-                sf.write(tmp / f"{name}.wav", song.stems[name].T, song.sample_rate, "PCM_16")
-            # The mixture is the sum of the *stored* (quantised) stems, so they add up exactly.
-            mix = sum(sf.read(tmp / f"{n}.wav", dtype="float32")[0] for n in STEMS)
-            sf.write(tmp / "mixture.wav", np.clip(mix, -1, 1), song.sample_rate, "FLOAT")
-            tmp.rename(folder)
-            log(f"{split} {i + 1}/{count}: {folder.name}")
+    todo = [
+        (split, root / split / f"song{base + i:06d}", base + i, seconds)
+        for split, (count, seconds, base) in spec.splits().items()
+        for i in range(count)
+        if not song_complete(root / split / f"song{base + i:06d}")
+    ]
+    if not todo:
+        return
+    log(f"generating {len(todo)} songs under {root} with {jobs} process(es)")
+    from training.synth.corpus import _init_worker
+
+    if jobs <= 1:
+        _init_worker()
+        _log_done(todo, map(_write_song, todo), log)
+        return
+    import multiprocessing as mp
+
+    # "spawn": fluidsynth and torch do not like being forked after they started threads.
+    with mp.get_context("spawn").Pool(jobs, initializer=_init_worker) as pool:
+        _log_done(todo, pool.imap(_write_song, todo), log)
 
 
-if __name__ == "__main__":  # python -m training.train_corpus ROOT [train_songs]
+def _log_done(todo: list, splits, log) -> None:
+    for n, (task, split) in enumerate(zip(todo, splits, strict=True), 1):
+        log(f"{n}/{len(todo)}: {split}/{task[1].name}")
+
+
+if __name__ == "__main__":  # python -m training.train_corpus ROOT [train_songs [jobs]]
     target = Path(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else CorpusSpec.train_songs
-    generate_corpus(target, CorpusSpec(train_songs=n), log=lambda m: print(m, flush=True))
+    jobs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    generate_corpus(target, CorpusSpec(train_songs=n), lambda m: print(m, flush=True), jobs)
