@@ -185,11 +185,20 @@ def test_the_whole_pipeline_reports_before_and_after(tmp_path):
         new_songs=2,
         song_seconds=0.5,
         segment_seconds=0.25,
+        labeled_songs=1,
     )
-    rep = run_semisup(cfg, steps=2, run_dir=tmp_path / "run", log=lambda m: None)
+    rep = run_semisup(cfg, steps=2, run_dir=tmp_path / "run", log=lambda m: None, control=True)
     assert rep["new_songs"] == 2 and rep["partial_songs"] == 2
     assert rep["kept"]["vocals"] == {"target": 4, "residual": 0}  # 1 s in 0.25 s segments
     assert rep["kept"]["bass"] == {"target": 0, "residual": 4}
     assert set(rep["before"]) == set(rep["after"]) == set(STEMS)
     assert rep["before"]["vocals"]["sdr"] != rep["after"]["vocals"]["sdr"]  # it did train
     assert (tmp_path / "run" / "semisup_report.json").is_file()
+    # only the first labeled song is linked; the control fine-tunes on that song alone
+    linked = sorted(p.name for p in (tmp_path / "out" / "train").iterdir() if p.is_symlink())
+    assert linked == ["song0"]
+    control = json.loads((tmp_path / "run" / "control" / "config.json").read_text())
+    assert control["data"]["root"] == cfg.labeled and control["data"]["max_songs"] == 1
+    assert control["data"]["partial_batch"] == 0
+    assert set(rep["control"]) == set(STEMS)
+    assert rep["control"]["vocals"]["sdr"] != rep["after"]["vocals"]["sdr"]

@@ -42,6 +42,7 @@ class SemisupConfig:
     threshold_db: float = 30.0
     floor_db: float = -60.0  # a segment whose mixture is quieter than this is skipped
     new_songs: int = 50
+    labeled_songs: int = 0  # the first N labeled train songs (0: all); bounds the memory
     song_seconds: float = 4.0
     seed: int = 0
 
@@ -223,9 +224,19 @@ def write_corpus(cfg: SemisupConfig, songs: list[dict], labeled_names: list[str]
 
 
 def run_semisup(
-    cfg: SemisupConfig, steps: int, run_dir: Path, test_split: str = "test", log=print
+    cfg: SemisupConfig,
+    steps: int,
+    run_dir: Path,
+    test_split: str = "test",
+    log=print,
+    control: bool = False,
 ) -> dict:
-    """The whole pipeline; returns counts and the test SDR before and after fine-tuning."""
+    """The whole pipeline; returns counts and the test SDR before and after fine-tuning.
+
+    ``control``: also fine-tune the same steps on the labeled songs alone (into
+    ``run_dir/control``), so that the report separates the new data's effect from
+    that of more training.
+    """
     from dataclasses import replace
 
     from model.separator import Separator
@@ -236,7 +247,7 @@ def run_semisup(
     sep = Separator.load(cfg.weights)
     pool = collect(cfg, sep.separate, sep.sample_rate, log)
     counts = {s: {k: len(v) for k, v in pool[s].items()} for s in STEMS}
-    labeled = Corpus(cfg.labeled, "train")
+    labeled = Corpus(cfg.labeled, "train", max_songs=cfg.labeled_songs)
     songs = build_songs(cfg, pool, labeled, sep.sample_rate)
     write_corpus(cfg, songs, labeled.names)
     partial = build_partial(cfg, pool, labeled, sep.sample_rate)
@@ -246,6 +257,7 @@ def run_semisup(
         f"kept segments {counts}; wrote {len(songs)} new songs to {cfg.out} and "
         f"{len(partial)} partial songs to {partial_root}"
     )
+    del labeled
     test = EvalConfig(root=cfg.labeled, split=test_split, weights=cfg.weights, baselines=())
     before = evaluate(test, log)["summary"]["model"]
     tcfg = TrainConfig(
@@ -263,16 +275,34 @@ def run_semisup(
         max_steps=steps,
         valid_every=max(1, steps // 4),
     )
-    from model.weights import resolve
 
-    trainer = Trainer(tcfg, run_dir, log=log, init_weights=resolve(cfg.weights))
-    trainer.run()
-    after_weights = run_dir / "best" if (run_dir / "best").is_dir() else None
-    if after_weights is None:
-        from model.weights import save_model
+    def fine_tune(tcfg: TrainConfig, run: Path) -> dict:
+        from model.weights import resolve, save_model
 
-        after_weights = save_model(trainer.model, run_dir / "final", trainer.info())
-    after = evaluate(replace(test, weights=str(after_weights)), log)["summary"]["model"]
+        trainer = Trainer(tcfg, run, log=log, init_weights=resolve(cfg.weights))
+        trainer.run()
+        weights = run / "best" if (run / "best").is_dir() else None
+        if weights is None:
+            weights = save_model(trainer.model, run / "final", trainer.info())
+        del trainer
+        scores = evaluate(replace(test, weights=str(weights)), log)["summary"]["model"]
+        return {"weights": str(weights), "scores": scores}
+
+    tuned = fine_tune(tcfg, run_dir)
+    after, after_weights = tuned["scores"], tuned["weights"]
+    if control:
+        # The same fine-tuning on the labeled songs alone: what semisup adds beyond more steps.
+        plain = replace(
+            tcfg,
+            data=replace(
+                tcfg.data,
+                root=cfg.labeled,
+                max_songs=cfg.labeled_songs,
+                partial_root="",
+                partial_batch=0,
+            ),
+        )
+        control_result = fine_tune(plain, run_dir / "control")
     report = {
         "config": asdict(cfg),
         "kept": counts,
@@ -283,5 +313,8 @@ def run_semisup(
         "after": after,
         "weights_after": str(after_weights),
     }
+    if control:
+        report["control"] = control_result["scores"]
+        report["weights_control"] = control_result["weights"]
     (run_dir / "semisup_report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report

@@ -152,10 +152,14 @@ def _semisup(args: argparse.Namespace) -> int:
         segment_seconds=args.segment,
         threshold_db=args.threshold_db,
         new_songs=args.new_songs,
+        labeled_songs=args.labeled_songs,
     )
-    rep = run_semisup(cfg, args.steps, Path(args.run), args.split, log=stdout_log)
-    for when in ("before", "after"):
-        print(f"{when}: " + " ".join(f"{s} {rep[when][s]['sdr']:.2f}" for s in STEMS))
+    rep = run_semisup(
+        cfg, args.steps, Path(args.run), args.split, log=stdout_log, control=args.control
+    )
+    for when in ("before", "after", "control"):
+        if when in rep:
+            print(f"{when}: " + " ".join(f"{s} {rep[when][s]['sdr']:.2f}" for s in STEMS))
     return 0
 
 
@@ -175,6 +179,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ss.add_argument("--segment", type=float, default=1.0, help="filter segment seconds")
     ss.add_argument("--threshold-db", type=float, default=30.0)
     ss.add_argument("--new-songs", type=int, default=50)
+    ss.add_argument(
+        "--labeled-songs", type=int, default=0, help="use the first N labeled songs (0: all)"
+    )
+    ss.add_argument(
+        "--control",
+        action="store_true",
+        help="also fine-tune on the labeled songs alone, for comparison",
+    )
     ss.add_argument("--steps", type=int, default=500, help="fine-tuning steps")
     ss.add_argument("--split", default="test", help="split scored before and after")
     ss.add_argument("--run", default="training/runs/semisup", help="fine-tuning run folder")
