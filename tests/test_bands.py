@@ -13,8 +13,16 @@ def test_paper_band_counts_at_44k_2048(name, k):
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 @pytest.mark.parametrize(
-    ("rate", "n_fft"), [(44100, 2048), (44100, 1024), (44100, 256), (48000, 2048), (22050, 512),
-                        (16000, 64), (96000, 4096)]
+    ("rate", "n_fft"),
+    [
+        (44100, 2048),
+        (44100, 1024),
+        (44100, 256),
+        (48000, 2048),
+        (22050, 512),
+        (16000, 64),
+        (96000, 4096),
+    ],
 )
 def test_every_bin_in_exactly_one_band(name, rate, n_fft):
     lay = band_layout(name, rate, n_fft)

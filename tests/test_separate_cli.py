@@ -41,13 +41,25 @@ def _tone(rate: int, seconds: float, channels: int) -> np.ndarray:
         (32000, 2, "OGG", "VORBIS"),
     ],
 )
-def test_outputs_match_input_rate_length_and_channels(tmp_path, tiny_weights, rate, channels,
-                                                      fmt, subtype):
+def test_outputs_match_input_rate_length_and_channels(
+    tmp_path, tiny_weights, rate, channels, fmt, subtype
+):
     src = tmp_path / f"song.{fmt.lower()}"
     sf.write(src, _tone(rate, 0.7, channels), rate, format=fmt, subtype=subtype)
     info = sf.info(src)
-    code = main(["separate", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_weights),
-                 "--mix", "vocals=0", "--quiet"])
+    code = main(
+        [
+            "separate",
+            str(src),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tiny_weights),
+            "--mix",
+            "vocals=0",
+            "--quiet",
+        ]
+    )
     assert code == 0
     for name in (*STEMS, "mix"):
         data, r = sf.read(tmp_path / "out" / "song" / f"{name}.wav", always_2d=True)
@@ -60,8 +72,22 @@ def test_stems_are_the_offline_separation_and_mix_is_their_weighted_sum(tmp_path
     x = _tone(44100, 1.0, 2)
     src = tmp_path / "a.wav"
     sf.write(src, x, 44100, subtype="FLOAT")
-    assert main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights),
-                 "--mix", "vocals=0,drums=0.5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "separate",
+                str(src),
+                "-o",
+                str(tmp_path),
+                "--model",
+                str(tiny_weights),
+                "--mix",
+                "vocals=0,drums=0.5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     expected = Separator.load(tiny_weights).separate(x.T)
     stems = np.stack([sf.read(tmp_path / "a" / f"{s}.wav")[0].T for s in STEMS])
     assert np.abs(stems - expected).max() < 1e-6
@@ -74,8 +100,10 @@ def test_non_finite_samples_become_silence_with_a_warning(tmp_path, tiny_weights
     x[100, 0], x[200, 1], x[300, 0] = np.nan, np.inf, -np.inf
     src = tmp_path / "nan.wav"
     sf.write(src, x, 44100, subtype="FLOAT")
-    assert main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights),
-                 "--quiet"]) == 0
+    assert (
+        main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights), "--quiet"])
+        == 0
+    )
     assert "3 NaN or infinite samples" in capsys.readouterr().err
     out, _ = sf.read(tmp_path / "nan" / "vocals.wav")
     assert np.isfinite(out).all() and out.shape == x.shape
@@ -84,8 +112,10 @@ def test_non_finite_samples_become_silence_with_a_warning(tmp_path, tiny_weights
 def test_more_than_two_channels_are_downmixed_with_a_warning(tmp_path, tiny_weights, capsys):
     src = tmp_path / "six.wav"
     sf.write(src, _tone(44100, 0.3, 6), 44100)
-    assert main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights),
-                 "--quiet"]) == 0
+    assert (
+        main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights), "--quiet"])
+        == 0
+    )
     assert "6 channels downmixed to stereo" in capsys.readouterr().err
     assert sf.info(tmp_path / "six" / "bass.wav").channels == 2
 
@@ -107,8 +137,20 @@ def test_corrupt_files_give_one_line_errors(tmp_path, tiny_weights, capsys, cont
 def test_empty_audio_and_missing_file(tmp_path, tiny_weights, capsys):
     src = tmp_path / "empty.wav"
     sf.write(src, np.zeros((0, 2), np.float32), 44100)
-    assert main(["separate", str(src), str(tmp_path / "gone.wav"), "-o", str(tmp_path),
-                 "--model", str(tiny_weights)]) == 2
+    assert (
+        main(
+            [
+                "separate",
+                str(src),
+                str(tmp_path / "gone.wav"),
+                "-o",
+                str(tmp_path),
+                "--model",
+                str(tiny_weights),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "empty.wav: the file holds no samples" in err
     assert "gone.wav: no such file" in err
@@ -117,8 +159,21 @@ def test_empty_audio_and_missing_file(tmp_path, tiny_weights, capsys):
 def test_bad_mix_and_bad_model_are_user_errors(tmp_path, tiny_weights, capsys):
     src = tmp_path / "a.wav"
     sf.write(src, _tone(44100, 0.2, 2), 44100)
-    assert main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights),
-                 "--mix", "kazoo=1"]) == 2
+    assert (
+        main(
+            [
+                "separate",
+                str(src),
+                "-o",
+                str(tmp_path),
+                "--model",
+                str(tiny_weights),
+                "--mix",
+                "kazoo=1",
+            ]
+        )
+        == 2
+    )
     assert "bad mix item 'kazoo=1'" in capsys.readouterr().err
     assert main(["separate", str(src), "-o", str(tmp_path), "--model", str(tmp_path)]) == 2
     assert "config.json is missing" in capsys.readouterr().err
@@ -129,7 +184,9 @@ def test_command_line_exit_code_and_no_traceback(tmp_path):
     src.write_bytes(b"fLaC not really")
     proc = subprocess.run(
         [sys.executable, "-m", "realtime.cli", "separate", str(src), "-o", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -25,8 +25,9 @@ def test_round_trip_is_exact(saved):
     loaded, info = load_model(folder)
     assert info["name"] == "t" and info["trained"] is False
     assert loaded.cfg == model.cfg
-    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items(),
-                               strict=True):
+    for (k, a), (k2, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
         assert k == k2 and torch.equal(a, b)
 
 
@@ -73,10 +74,14 @@ def test_weights_of_another_config(saved, tmp_path):
         ("{not json", "not valid JSON"),
         ('{"hello": 1}', "not a stemlive weights config"),
         ('{"format": "stemlive-weights", "version": 9}', "format version 9"),
-        ('{"format": "stemlive-weights", "version": 1, "model": {"n_fft": 1000, "hop": 300}}',
-         "hop 300 must divide"),
-        ('{"format": "stemlive-weights", "version": 1, "model": {"colour": "red"}}',
-         "unknown model config keys"),
+        (
+            '{"format": "stemlive-weights", "version": 1, "model": {"n_fft": 1000, "hop": 300}}',
+            "hop 300 must divide",
+        ),
+        (
+            '{"format": "stemlive-weights", "version": 1, "model": {"colour": "red"}}',
+            "unknown model config keys",
+        ),
     ],
 )
 def test_bad_config_files(saved, content, message):
