@@ -29,6 +29,11 @@ def _tone(rate: int, seconds: float, channels: int) -> np.ndarray:
     return np.stack(sig, axis=1).astype(np.float32)  # soundfile's (n, channels)
 
 
+def _separate(weights, *args: str) -> int:
+    """``stemlive separate ARGS --model WEIGHTS`` in this process; returns the exit code."""
+    return main(["separate", *args, "--model", str(weights)])
+
+
 @pytest.mark.parametrize(
     ("rate", "channels", "fmt", "subtype"),
     [
@@ -47,18 +52,8 @@ def test_outputs_match_input_rate_length_and_channels(
     src = tmp_path / f"song.{fmt.lower()}"
     sf.write(src, _tone(rate, 0.7, channels), rate, format=fmt, subtype=subtype)
     info = sf.info(src)
-    code = main(
-        [
-            "separate",
-            str(src),
-            "-o",
-            str(tmp_path / "out"),
-            "--model",
-            str(tiny_weights),
-            "--mix",
-            "vocals=0",
-            "--quiet",
-        ]
+    code = _separate(
+        tiny_weights, str(src), "-o", str(tmp_path / "out"), "--mix", "vocals=0", "--quiet"
     )
     assert code == 0
     for name in (*STEMS, "mix"):
@@ -73,18 +68,8 @@ def test_stems_are_the_offline_separation_and_mix_is_their_weighted_sum(tmp_path
     src = tmp_path / "a.wav"
     sf.write(src, x, 44100, subtype="FLOAT")
     assert (
-        main(
-            [
-                "separate",
-                str(src),
-                "-o",
-                str(tmp_path),
-                "--model",
-                str(tiny_weights),
-                "--mix",
-                "vocals=0,drums=0.5",
-                "--quiet",
-            ]
+        _separate(
+            tiny_weights, str(src), "-o", str(tmp_path), "--mix", "vocals=0,drums=0.5", "--quiet"
         )
         == 0
     )
@@ -100,10 +85,7 @@ def test_non_finite_samples_become_silence_with_a_warning(tmp_path, tiny_weights
     x[100, 0], x[200, 1], x[300, 0] = np.nan, np.inf, -np.inf
     src = tmp_path / "nan.wav"
     sf.write(src, x, 44100, subtype="FLOAT")
-    assert (
-        main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights), "--quiet"])
-        == 0
-    )
+    assert _separate(tiny_weights, str(src), "-o", str(tmp_path), "--quiet") == 0
     assert "3 NaN or infinite samples" in capsys.readouterr().err
     out, _ = sf.read(tmp_path / "nan" / "vocals.wav")
     assert np.isfinite(out).all() and out.shape == x.shape
@@ -112,10 +94,7 @@ def test_non_finite_samples_become_silence_with_a_warning(tmp_path, tiny_weights
 def test_more_than_two_channels_are_downmixed_with_a_warning(tmp_path, tiny_weights, capsys):
     src = tmp_path / "six.wav"
     sf.write(src, _tone(44100, 0.3, 6), 44100)
-    assert (
-        main(["separate", str(src), "-o", str(tmp_path), "--model", str(tiny_weights), "--quiet"])
-        == 0
-    )
+    assert _separate(tiny_weights, str(src), "-o", str(tmp_path), "--quiet") == 0
     assert "6 channels downmixed to stereo" in capsys.readouterr().err
     assert sf.info(tmp_path / "six" / "bass.wav").channels == 2
 
@@ -127,7 +106,7 @@ def test_more_than_two_channels_are_downmixed_with_a_warning(tmp_path, tiny_weig
 def test_corrupt_files_give_one_line_errors(tmp_path, tiny_weights, capsys, content, message):
     src = tmp_path / "bad.wav"
     src.write_bytes(content)
-    code = main(["separate", str(src), "-o", str(tmp_path / "o"), "--model", str(tiny_weights)])
+    code = _separate(tiny_weights, str(src), "-o", str(tmp_path / "o"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
     assert len(err) == 1 and message in err[0] and "bad.wav" in err[0]
@@ -137,20 +116,7 @@ def test_corrupt_files_give_one_line_errors(tmp_path, tiny_weights, capsys, cont
 def test_empty_audio_and_missing_file(tmp_path, tiny_weights, capsys):
     src = tmp_path / "empty.wav"
     sf.write(src, np.zeros((0, 2), np.float32), 44100)
-    assert (
-        main(
-            [
-                "separate",
-                str(src),
-                str(tmp_path / "gone.wav"),
-                "-o",
-                str(tmp_path),
-                "--model",
-                str(tiny_weights),
-            ]
-        )
-        == 2
-    )
+    assert _separate(tiny_weights, str(src), str(tmp_path / "gone.wav"), "-o", str(tmp_path)) == 2
     err = capsys.readouterr().err
     assert "empty.wav: the file holds no samples" in err
     assert "gone.wav: no such file" in err
@@ -159,23 +125,9 @@ def test_empty_audio_and_missing_file(tmp_path, tiny_weights, capsys):
 def test_bad_mix_and_bad_model_are_user_errors(tmp_path, tiny_weights, capsys):
     src = tmp_path / "a.wav"
     sf.write(src, _tone(44100, 0.2, 2), 44100)
-    assert (
-        main(
-            [
-                "separate",
-                str(src),
-                "-o",
-                str(tmp_path),
-                "--model",
-                str(tiny_weights),
-                "--mix",
-                "kazoo=1",
-            ]
-        )
-        == 2
-    )
+    assert _separate(tiny_weights, str(src), "-o", str(tmp_path), "--mix", "kazoo=1") == 2
     assert "bad mix item 'kazoo=1'" in capsys.readouterr().err
-    assert main(["separate", str(src), "-o", str(tmp_path), "--model", str(tmp_path)]) == 2
+    assert _separate(tmp_path, str(src), "-o", str(tmp_path)) == 2
     assert "config.json is missing" in capsys.readouterr().err
 
 
