@@ -4,8 +4,10 @@ are built from what it kept plus labeled stems."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from test_train_support import SR, constructed_stems, make_corpus
 
@@ -202,3 +204,38 @@ def test_the_whole_pipeline_reports_before_and_after(tmp_path):
     assert control["data"]["partial_batch"] == 0
     assert set(rep["control"]) == set(STEMS)
     assert rep["control"]["vocals"]["sdr"] != rep["after"]["vocals"]["sdr"]
+
+
+def _tiny_weights(tmp_path: Path) -> Path:
+    from model.bsrnn import BSRNN
+    from model.config import ModelConfig
+    from model.weights import save_model
+
+    return save_model(BSRNN(ModelConfig.preset("tiny")), tmp_path / "tiny")
+
+
+def test_sigterm_during_fine_tuning_stops_the_pipeline(tmp_path):
+    import os
+    import signal
+
+    from training.semisup import run_semisup
+
+    make_corpus(tmp_path / "labeled", train=2, valid=1, test=1, seconds=1.0)
+    cfg = SemisupConfig(
+        unlabeled=str(tmp_path / "labeled" / "test"),
+        labeled=str(tmp_path / "labeled"),
+        out=str(tmp_path / "out"),
+        weights=str(_tiny_weights(tmp_path)),
+        new_songs=1,
+        song_seconds=0.5,
+        segment_seconds=0.25,
+    )
+
+    def log(msg: str) -> None:
+        if msg.startswith("step 10 "):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_semisup(cfg, steps=50, run_dir=tmp_path / "run", log=log, control=True)
+    assert not (tmp_path / "run" / "control").exists()
+    assert not (tmp_path / "run" / "semisup_report.json").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -65,6 +66,21 @@ def test_resume_gives_the_identical_next_step(tmp_path):
     at3 = Trainer(replace(cfg, max_steps=3), tmp_path / "c", log=quiet)
     at3.run()
     assert digest(at3.model) != digest(straight.model)
+
+
+def test_sigterm_stops_a_run_after_saving_it(tmp_path):
+    make_corpus(tmp_path / "data")
+
+    def log(msg: str) -> None:  # called inside the loop: the signal arrives mid-run
+        if msg.startswith("step 3 "):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    tr = Trainer(replace(tiny_config(tmp_path / "data"), max_steps=1000), tmp_path / "a", log=log)
+    tr.run()
+    assert tr.interrupted and tr.step == 3
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    assert Trainer(tiny_config(tmp_path / "data"), tmp_path / "a", log=quiet).step == 3
 
 
 def test_validation_curve_and_compact_checkpoint(tmp_path):

@@ -281,6 +281,8 @@ def run_semisup(
 
         trainer = Trainer(tcfg, run, log=log, init_weights=resolve(cfg.weights))
         trainer.run()
+        if trainer.interrupted:  # the user stopped it: stop the pipeline too
+            raise KeyboardInterrupt
         weights = run / "best" if (run / "best").is_dir() else None
         if weights is None:
             weights = save_model(trainer.model, run / "final", trainer.info())

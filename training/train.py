@@ -255,6 +255,7 @@ class Trainer:
         self.song_names: list[str] | None = None
         self.valid_fingerprint: str | None = None
         self.resumed_from = ""
+        self.interrupted = False  # run() ended on Ctrl-C or SIGTERM (after saving)
         full = self.run_dir / FULL_NAME
         if resume_from is None and full.is_file():
             resume_from = full
@@ -470,8 +471,9 @@ class Trainer:
             self.train_corpus, cfg.data, self.step * self.world + self.rank, cfg.workers
         )
         data_stride = self.world
+        on_term = None
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _raise_interrupt)
+            on_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         log_file = (self.run_dir / "log.csv").open("a") if self.rank == 0 else None
         if log_file is not None and log_file.tell() == 0:
             log_file.write("step,train_minutes,lr,loss,spec,wave,grad_norm,t_data,t_fwd,t_bwd\n")
@@ -520,7 +522,10 @@ class Trainer:
                     break
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep what was learned, then stop
             self.log(f"interrupted at step {self.step}; saving the checkpoint")
+            self.interrupted = True
         finally:
+            if on_term is not None:
+                signal.signal(signal.SIGTERM, on_term)
             data.close()
             if log_file is not None:
                 log_file.close()
