@@ -44,7 +44,7 @@ N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, ban
 
 - Trained: {info.get("trained")}, {info.get("steps")} steps, {info.get("time")}
 - Data: {info.get("data")}
-  (generated songs: FluidR3 GM / MuseScore soundfonts, mbrola voices: training use only)
+  (generated songs: the FluidR3 GM SoundFont, mbrola voices: training use only)
 - Command: `{info.get("command")}`{notes}
 
 ## Validation SDR (dB, whole-track, mean over the validation songs)
