@@ -1,10 +1,11 @@
-"""A generated corpus in the MUSDB18-HQ layout, made on demand so that a fresh machine can resume.
+"""The training corpus ``data/gen`` in the MUSDB18-HQ layout, made on demand so that a fresh
+machine can resume (``stemlive train --ensure-data N``).
 
-Until the data package's own ``stemlive data synth`` is committed, training
-generates what it needs here with ``training.synth.song.generate_song``:
-``<root>/<split>/<song>/{mixture,vocals,bass,drums,other}.wav``, 16-bit stereo.
-Seeds of the splits never overlap, so valid and test songs are unseen.
-"""
+``<root>/<split>/song<seed>/{mixture,vocals,bass,drums,other}.wav``, 16-bit stereo stems and a
+float mixture that is exactly their sum, made by ``training.synth.song.generate_song`` (the
+generator behind ``stemlive data synth``, whose own layout differs: it splits by a hash of
+the seed). Seeds of the splits never overlap, so valid and test songs are unseen. The
+committed checkpoints' validation fingerprints are tied to this layout."""
 
 from __future__ import annotations
 
