@@ -74,3 +74,26 @@ def test_the_worker_process_makes_the_same_batches_in_order(tmp_path):
     finally:
         ahead.close()
     assert ahead.proc is None
+
+
+def test_closing_the_worker_under_the_trainers_sigterm_handler_is_quiet(tmp_path, capfd):
+    """The worker is forked while the trainer's SIGTERM handler is installed: close() must
+    end it by the signal, not by a KeyboardInterrupt traceback."""
+    import signal
+
+    from training.train import _raise_interrupt
+    from training.train_data import Prefetcher
+
+    make_corpus(tmp_path)
+    corpus = Corpus(tmp_path, "train")
+    cfg = DataConfig(root=str(tmp_path), segment_seconds=0.25, batch_size=2)
+    before = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        ahead = Prefetcher(corpus, cfg, start=0, workers=1)
+        ahead.next()
+        proc = ahead.proc
+        ahead.close()
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert proc.exitcode == -signal.SIGTERM
+    assert "Traceback" not in capfd.readouterr().err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Full
@@ -189,6 +190,10 @@ def make_step(corpus: Corpus, partial: PartialCorpus | None, cfg: DataConfig, st
 
 
 def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> None:
+    # A forked worker inherits the trainer's SIGTERM handler (raise KeyboardInterrupt):
+    # being terminated by close() would then print a traceback. Ctrl-C is the parent's.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     step = start
     while True:
