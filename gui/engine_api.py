@@ -21,6 +21,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from realtime import DEFAULT_SAFETY_MS
+
 LATENCY_PRESETS = ("standard", "low-latency")
 
 
@@ -36,7 +38,7 @@ class EngineSettings:
     output_device: str | None = None
     sample_rate: int | None = None  # None: the output device's (or the model's) rate
     latency_preset: str = "standard"
-    safety_ms: float = 20.0  # the window shares the interpreter lock: 10 ms gave misses
+    safety_ms: float = DEFAULT_SAFETY_MS  # the window shares the interpreter lock with the worker
     model_folder: str | None = None  # None: the shipped default model
 
     def __post_init__(self) -> None:

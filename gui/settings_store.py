@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from gui.engine_api import EngineSettings
 from gui.presets import MixState
+from realtime import DEFAULT_SAFETY_MS
 
 MAX_RECENT = 8
 
@@ -32,7 +33,7 @@ class SettingsStore:
                 output_device=q.value("engine/output_device") or None,
                 sample_rate=int(q.value("engine/sample_rate") or 0) or None,
                 latency_preset=str(q.value("engine/latency_preset") or "standard"),
-                safety_ms=float(q.value("engine/safety_ms") or 20.0),
+                safety_ms=float(q.value("engine/safety_ms") or DEFAULT_SAFETY_MS),
                 model_folder=q.value("engine/model_folder") or None,
             )
         except (TypeError, ValueError):

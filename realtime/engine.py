@@ -35,7 +35,7 @@ import soxr
 
 from model.errors import StemliveError
 from model.separator import Separator
-from realtime import devices
+from realtime import DEFAULT_SAFETY_MS, devices
 from realtime.analysis import Analyser
 from realtime.mixer import Mixer
 from realtime.player import FilePlayer
@@ -64,7 +64,7 @@ class StreamSettings:
     output_device: str | None = None
     sample_rate: int | None = None  # None: the output (or input) device's default, else the model's
     block_size: int = 256
-    safety_ms: float = 10.0
+    safety_ms: float = DEFAULT_SAFETY_MS
 
     def __post_init__(self) -> None:
         if not 16 <= self.block_size <= 4096:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import StemliveError
+from realtime import DEFAULT_SAFETY_MS
 
 STEMS = ("vocals", "bass", "drums", "other")
 
@@ -56,7 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="an untrained model of this preset instead")
     p.add_argument("--rate", type=int, default=48000, help="JACK's rate (default 48000)")
     p.add_argument("--block", type=int, default=256, help="JACK period (default 256)")
-    p.add_argument("--safety-ms", type=float, default=10.0, help="safety buffer (default 10)")
+    p.add_argument(
+        "--safety-ms",
+        type=float,
+        default=DEFAULT_SAFETY_MS,
+        help=f"safety buffer (default {DEFAULT_SAFETY_MS:g})",
+    )
     p.add_argument(
         "--gui-load", action="store_true", help="a thread that imitates a 30 fps GUI as well"
     )
@@ -69,7 +75,10 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=int, help="device sample rate (default: the device's)")
     p.add_argument("--block", type=int, default=256, help="frames per callback (default 256)")
     p.add_argument(
-        "--safety-ms", type=float, default=10.0, help="time the worker may be late (default 10)"
+        "--safety-ms",
+        type=float,
+        default=DEFAULT_SAFETY_MS,
+        help=f"time the worker may be late (default {DEFAULT_SAFETY_MS:g})",
     )
     p.add_argument("--gain", action="append", default=[], metavar="STEM=DB", help="e.g. vocals=-6")
     p.add_argument("--mute", action="append", default=[], metavar="STEM", choices=STEMS)

@@ -185,7 +185,8 @@ def test_engine_headless_separates_in_real_time(song):
         assert _wait(lambda: engine.status().position_s > 1.0)
         st_ = engine.status()
         assert st_.running and not st_.has_output and st_.source == "file"
-        assert st_.latency_samples == engine.separator.latency_samples + 256 + round(0.01 * RATE)
+        safety = round(StreamSettings().safety_ms / 1000 * RATE)
+        assert st_.latency_samples == engine.separator.latency_samples + 256 + safety
         assert st_.peak["input"] > 0.1 and st_.spectrogram_count > 10
         assert st_.spectrogram.shape[0] == 5 and st_.misses == 0
         engine.pause()
