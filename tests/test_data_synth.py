@@ -134,3 +134,21 @@ def test_the_voice_sings_the_note(midi):
 def test_all_known_voices_are_installed():
     # The generator's variety depends on them; scripts/install_synth_packages.sh installs them.
     assert {v.name for v in available_voices()} >= {"us1", "us2", "us3", "en1", "de1", "fr4"}
+
+
+def test_the_training_corpus_made_in_parallel_equals_serial(tmp_path):
+    """``data/gen`` (``stemlive train --ensure-data``) is the same for any --data-jobs."""
+    from training.train_corpus import CorpusSpec
+    from training.train_corpus import generate_corpus as generate_training_corpus
+
+    spec = CorpusSpec(train_songs=1, train_seconds=2.0, valid_songs=1, valid_seconds=2.0,
+                      test_songs=0)  # fmt: skip
+    logs: list[str] = []
+    generate_training_corpus(tmp_path / "a", spec, log=lambda m: None, jobs=1)
+    generate_training_corpus(tmp_path / "b", spec, log=logs.append, jobs=2)
+    assert sorted(m.split(": ")[1] for m in logs[1:]) == ["train/song000000", "valid/song100000"]
+    for rel in ("train/song000000", "valid/song100000"):
+        for name in ("mixture", *STEMS):
+            a = sf.read(tmp_path / "a" / rel / f"{name}.wav")[0]
+            b = sf.read(tmp_path / "b" / rel / f"{name}.wav")[0]
+            assert np.array_equal(a, b), (rel, name)

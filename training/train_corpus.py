@@ -44,13 +44,13 @@ def song_complete(folder: Path) -> bool:
     return all((folder / f"{n}.wav").is_file() for n in ("mixture", *STEMS))
 
 
-def _write_song(task: tuple[str, Path, int, float]) -> str:
-    """Generate one song into ``folder`` (a worker's job); returns its split."""
+def _write_song(task: tuple[Path, int, float]) -> str:
+    """Generate one song into its folder (a worker's job); returns ``split/song``."""
     import soundfile as sf
 
     from training.synth.song import generate_song
 
-    split, folder, seed, seconds = task
+    folder, seed, seconds = task
     song = generate_song(seed, seconds)
     tmp = folder.with_name(folder.name + ".part")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def _write_song(task: tuple[str, Path, int, float]) -> str:
     mix = sum(sf.read(tmp / f"{n}.wav", dtype="float32")[0] for n in STEMS)
     sf.write(tmp / "mixture.wav", np.clip(mix, -1, 1), song.sample_rate, "FLOAT")
     tmp.rename(folder)
-    return split
+    return f"{folder.parent.name}/{folder.name}"
 
 
 def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> None:
@@ -69,33 +69,21 @@ def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> N
     With ``jobs`` > 1 songs are made by that many processes; a song depends only on its
     seed, so the corpus is the same either way.
     """
+    from training.synth.corpus import run_jobs
+
     root.mkdir(parents=True, exist_ok=True)
     (root / "corpus.json").write_text(json.dumps(asdict(spec), indent=2) + "\n")
-    todo = [
-        (split, root / split / f"song{base + i:06d}", base + i, seconds)
+    every = [
+        (root / split / f"song{base + i:06d}", base + i, seconds)
         for split, (count, seconds, base) in spec.splits().items()
         for i in range(count)
-        if not song_complete(root / split / f"song{base + i:06d}")
     ]
+    todo = [task for task in every if not song_complete(task[0])]
     if not todo:
         return
     log(f"generating {len(todo)} songs under {root} with {jobs} process(es)")
-    from training.synth.corpus import _init_worker
-
-    if jobs <= 1:
-        _init_worker()
-        _log_done(todo, map(_write_song, todo), log)
-        return
-    import multiprocessing as mp
-
-    # "spawn": fluidsynth and torch do not like being forked after they started threads.
-    with mp.get_context("spawn").Pool(jobs, initializer=_init_worker) as pool:
-        _log_done(todo, pool.imap(_write_song, todo), log)
-
-
-def _log_done(todo: list, splits, log) -> None:
-    for n, (task, split) in enumerate(zip(todo, splits, strict=True), 1):
-        log(f"{n}/{len(todo)}: {split}/{task[1].name}")
+    for n, name in enumerate(run_jobs(_write_song, todo, jobs), 1):
+        log(f"{n}/{len(todo)}: {name}")
 
 
 if __name__ == "__main__":  # python -m training.train_corpus ROOT [train_songs [jobs]]

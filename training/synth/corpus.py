@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import soundfile as sf
 
 from model.errors import StemliveError
 from training.synth.song import STEMS, generate_song
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 SPLITS = (("train", 0.90), ("valid", 0.05), ("test", 0.05))
 
@@ -102,15 +106,20 @@ def generate_corpus(
         raise StemliveError(f"--jobs must be at least 1, got {jobs}")
     out.mkdir(parents=True, exist_ok=True)
     todo = [Job(seed + i, seconds, sample_rate, out, midi) for i in range(songs)]
-    return _run(todo, jobs)
+    return run_jobs(write_song, todo, jobs)
 
 
-def _run(todo: list[Job], jobs: int) -> Iterator[tuple[int, str, float]]:
+def run_jobs(fn: Callable[[T], R], todo: list[T], jobs: int) -> Iterator[R]:
+    """``fn`` of each item of ``todo`` in ``jobs`` processes (in completion order).
+
+    Each process uses one torch thread; songs depend only on their seed, so the
+    results are the same for any ``jobs``.
+    """
     if jobs == 1:
         _init_worker()
         for job in todo:
-            yield write_song(job)
+            yield fn(job)
         return
     # "spawn": fluidsynth and torch do not like being forked after they started threads.
     with mp.get_context("spawn").Pool(jobs, initializer=_init_worker) as pool:
-        yield from pool.imap_unordered(write_song, todo)
+        yield from pool.imap_unordered(fn, todo)
