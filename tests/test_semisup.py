@@ -4,7 +4,6 @@ are built from what it kept plus labeled stems."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,15 +205,7 @@ def test_the_whole_pipeline_reports_before_and_after(tmp_path):
     assert rep["control"]["vocals"]["sdr"] != rep["after"]["vocals"]["sdr"]
 
 
-def _tiny_weights(tmp_path: Path) -> Path:
-    from model.bsrnn import BSRNN
-    from model.config import ModelConfig
-    from model.weights import save_model
-
-    return save_model(BSRNN(ModelConfig.preset("tiny")), tmp_path / "tiny")
-
-
-def test_sigterm_during_fine_tuning_stops_the_pipeline(tmp_path):
+def test_sigterm_during_fine_tuning_stops_the_pipeline(tmp_path, tiny_weights):
     import os
     import signal
 
@@ -225,7 +216,7 @@ def test_sigterm_during_fine_tuning_stops_the_pipeline(tmp_path):
         unlabeled=str(tmp_path / "labeled" / "test"),
         labeled=str(tmp_path / "labeled"),
         out=str(tmp_path / "out"),
-        weights=str(_tiny_weights(tmp_path)),
+        weights=str(tiny_weights),
         new_songs=1,
         song_seconds=0.5,
         segment_seconds=0.25,

@@ -6,21 +6,11 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
-from model.bsrnn import BSRNN
-from model.config import ModelConfig
 from model.separator import Separator
-from model.weights import save_model
 from realtime.cli import main
 
 STEMS = ("vocals", "bass", "drums", "other")
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_model(BSRNN(ModelConfig.preset("tiny")), tmp_path_factory.mktemp("w") / "tiny")
 
 
 def _tone(rate: int, seconds: float, channels: int) -> np.ndarray:

@@ -276,7 +276,8 @@ def run_semisup(
         valid_every=max(1, steps // 4),
     )
 
-    def fine_tune(tcfg: TrainConfig, run: Path) -> dict:
+    def fine_tune(tcfg: TrainConfig, run: Path) -> tuple[dict, str]:
+        """Fine-tune into ``run``; (test scores, weights folder)."""
         from model.weights import resolve, save_model
 
         trainer = Trainer(tcfg, run, log=log, init_weights=resolve(cfg.weights))
@@ -288,10 +289,9 @@ def run_semisup(
             weights = save_model(trainer.model, run / "final", trainer.info())
         del trainer
         scores = evaluate(replace(test, weights=str(weights)), log)["summary"]["model"]
-        return {"weights": str(weights), "scores": scores}
+        return scores, str(weights)
 
-    tuned = fine_tune(tcfg, run_dir)
-    after, after_weights = tuned["scores"], tuned["weights"]
+    after, after_weights = fine_tune(tcfg, run_dir)
     if control:
         # The same fine-tuning on the labeled songs alone: what semisup adds beyond more steps.
         plain = replace(
@@ -304,7 +304,7 @@ def run_semisup(
                 partial_batch=0,
             ),
         )
-        control_result = fine_tune(plain, run_dir / "control")
+        control_scores, control_weights = fine_tune(plain, run_dir / "control")
     report = {
         "config": asdict(cfg),
         "kept": counts,
@@ -313,10 +313,10 @@ def run_semisup(
         "steps": steps,
         "before": before,
         "after": after,
-        "weights_after": str(after_weights),
+        "weights_after": after_weights,
     }
     if control:
-        report["control"] = control_result["scores"]
-        report["weights_control"] = control_result["weights"]
+        report["control"] = control_scores
+        report["weights_control"] = control_weights
     (run_dir / "semisup_report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
