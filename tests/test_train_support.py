@@ -97,3 +97,34 @@ def test_closing_the_worker_under_the_trainers_sigterm_handler_is_quiet(tmp_path
         signal.signal(signal.SIGTERM, before)
     assert proc.exitcode == -signal.SIGTERM
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_corpus_maps_16_bit_wav_and_reads_every_other_format(tmp_path):
+    """PCM_16 WAV (also with a chunk before the samples) is memory-mapped, FLOAT WAV is read;
+    both give the samples soundfile reads, and a broken file is named in the error."""
+    import pytest
+
+    from model.errors import StemliveError
+
+    make_corpus(tmp_path, train=2, valid=0, test=0)
+    song0, song1 = tmp_path / "train" / "song0", tmp_path / "train" / "song1"
+    x = sf.read(song0 / "bass.wav", dtype="int16")[0]
+    # A LIST chunk of odd length (padded) between fmt and data, as some editors write.
+    raw = (song0 / "bass.wav").read_bytes()
+    at = raw.index(b"data")
+    info = b"LIST" + (5).to_bytes(4, "little") + b"INFOx" + b"\0"
+    body = raw[12:at] + info + raw[at:]
+    (song0 / "bass.wav").write_bytes(
+        b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
+    )
+    np.testing.assert_array_equal(sf.read(song0 / "bass.wav", dtype="int16")[0], x)
+    sf.write(song1 / "drums.wav", sf.read(song1 / "drums.wav")[0], SR, "FLOAT")
+    corpus = Corpus(tmp_path, "train")
+    assert isinstance(corpus.songs[0][1], np.memmap)
+    assert not isinstance(corpus.songs[1][2], np.memmap)
+    for song, folder in zip(corpus.songs, (song0, song1), strict=True):
+        for stem, name in zip(song, STEMS, strict=True):
+            np.testing.assert_array_equal(stem, sf.read(folder / f"{name}.wav", dtype="int16")[0].T)
+    (song1 / "other.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
+    with pytest.raises(StemliveError, match="other.wav"):
+        Corpus(tmp_path, "train")

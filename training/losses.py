@@ -15,12 +15,19 @@ from model.stft import CausalSTFT
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights of the loss terms; ``mrstft_ffts`` adds L1 STFT terms at other resolutions."""
+    """Weights of the loss terms; ``mrstft_ffts`` adds L1 STFT terms at other resolutions.
+
+    ``sdr_weight`` adds minus the batch SDR per stem (dB, the evaluation's metric): L1
+    terms pull an uncertain bin towards the median of its stems, often zero for every
+    stem, while SDR (an L2 measure) rewards its expected share.
+    """
 
     spec_weight: float = 1.0
     wave_weight: float = 1.0
     mrstft_ffts: tuple[int, ...] = ()  # e.g. (512, 1024, 4096): multi-resolution STFT terms
     mrstft_weight: float = 1.0
+    stem_weights: tuple[float, ...] = ()  # per stem, in the model's stem order; () = all 1
+    sdr_weight: float = 0.0  # per dB of minus the batch SDR, averaged over stems
 
 
 def _spec_scale(stft: CausalSTFT) -> float:
@@ -47,12 +54,9 @@ class SeparationLoss:
         target_spec = self.stft.analyse(target_wave)
         d_spec = (torch.view_as_real(est_spec) - torch.view_as_real(target_spec)).abs()
         d_wave = (est_wave - target_wave).abs()
-        if known is None:
-            spec, wave = d_spec.mean(), d_wave.mean()
-        else:
-            w = known / known.sum()
-            spec = (d_spec.mean((2, 3, 4)) * w).sum()
-            wave = (d_wave.mean(2) * w).sum()
+        w = self._item_weights(target_wave, known)
+        spec = (d_spec.mean((2, 3, 4)) * w).sum()
+        wave = (d_wave.mean(2) * w).sum()
         spec = spec / self.scale
         loss = self.cfg.spec_weight * spec + self.cfg.wave_weight * wave
         parts = {"spec": spec.item(), "wave": wave.item()}
@@ -60,9 +64,39 @@ class SeparationLoss:
             mr = 0.0
             for st in self.extra:
                 d = torch.view_as_real(st.analyse(est_wave) - st.analyse(target_wave)).abs()
-                d = d.mean() if known is None else (d.mean((2, 3, 4)) * w).sum()
+                d = (d.mean((2, 3, 4)) * w).sum()
                 mr = mr + d / _spec_scale(st)
             mr = mr / len(self.extra)
             loss = loss + self.cfg.mrstft_weight * mr
             parts["mrstft"] = float(mr.detach())
+        if self.cfg.sdr_weight:
+            neg = -(batch_sdr(est_wave, target_wave, w > 0) * w.sum(0)).sum()
+            loss = loss + self.cfg.sdr_weight * neg
+            parts["sdr"] = -float(neg.detach())
         return loss, parts
+
+    def _item_weights(self, target_wave: Tensor, known: Tensor | None) -> Tensor:
+        """(b, s) weights summing to 1: stem weights times ``known``; uniform by default."""
+        b, s = target_wave.shape[:2]
+        w = torch.ones(b, s, dtype=target_wave.dtype, device=target_wave.device)
+        if self.cfg.stem_weights:
+            if len(self.cfg.stem_weights) != s:
+                raise ValueError(
+                    f"stem_weights has {len(self.cfg.stem_weights)} values for {s} stems"
+                )
+            w = w * torch.tensor(self.cfg.stem_weights, dtype=w.dtype, device=w.device)
+        if known is not None:
+            w = w * known
+        return w / w.sum()
+
+
+def batch_sdr(est: Tensor, target: Tensor, counted: Tensor) -> Tensor:
+    """SDR (dB) per stem over the counted items of a batch: (b, s, n) waves, (b, s) bool -> (s,).
+
+    Energies are summed over the items before the ratio, so a silent item (a muted
+    stem in a remix) adds its error without making the ratio infinite.
+    """
+    m = counted.to(est.dtype)
+    ref = (target.pow(2).sum(2) * m).sum(0)
+    err = ((est - target).pow(2).sum(2) * m).sum(0)
+    return 10 * torch.log10((ref + 1e-8) / (err + 1e-8))

@@ -66,6 +66,7 @@ class TrainConfig:
         d = asdict(self)
         d["model"] = self.model.to_dict()
         d["loss"]["mrstft_ffts"] = list(self.loss.mrstft_ffts)
+        d["loss"]["stem_weights"] = list(self.loss.stem_weights)
         return d
 
     @classmethod
@@ -82,6 +83,7 @@ class TrainConfig:
         if "loss" in d:
             loss = dict(d["loss"])
             loss["mrstft_ffts"] = tuple(loss.get("mrstft_ffts", ()))
+            loss["stem_weights"] = tuple(loss.get("stem_weights", ()))
             d["loss"] = LossConfig(**loss)
         return cls(**d)
 
@@ -153,7 +155,10 @@ def separate_items(model: BSRNN, mix: Tensor) -> Tensor:
 def validation_set(cfg: TrainConfig, corpus: Corpus) -> list[np.ndarray]:
     """The first ``valid_seconds`` of each validation song: (s, c, n) float32 stems."""
     n = int(cfg.valid_seconds * corpus.sample_rate)
-    return [x[..., :n].astype(np.float32) / 32768.0 for x in corpus.songs[: cfg.valid_songs]]
+    return [
+        np.stack([st[:, :n] for st in x]).astype(np.float32) / 32768.0
+        for x in corpus.songs[: cfg.valid_songs]
+    ]
 
 
 def validation_fingerprint(songs: list[np.ndarray]) -> str:

@@ -68,6 +68,19 @@ def _train(args: argparse.Namespace) -> int:
     }
     if data_over:
         cfg = replace(cfg, data=replace(cfg.data, **data_over))
+    loss_over = {
+        k: tuple(v)
+        for k, v in (("stem_weights", args.stem_weights), ("mrstft_ffts", args.mrstft))
+        if v is not None
+    }
+    if loss_over.get("stem_weights") and len(loss_over["stem_weights"]) != len(cfg.model.stems):
+        raise StemliveError(
+            f"--stem-weights needs {len(cfg.model.stems)} values ({', '.join(cfg.model.stems)})"
+        )
+    if args.sdr_weight is not None:
+        loss_over["sdr_weight"] = args.sdr_weight
+    if loss_over:
+        cfg = replace(cfg, loss=replace(cfg.loss, **loss_over))
     top = {
         k: v
         for k, v in (
@@ -259,6 +272,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-minutes", type=float)
     p.add_argument("--patience", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument(
+        "--stem-weights",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="loss weight per stem, in the model's stem order (e.g. 1 1 1 2 favours other)",
+    )
+    p.add_argument(
+        "--sdr-weight",
+        type=float,
+        help="add minus the batch SDR per stem (dB) times this to the loss (0: off)",
+    )
+    p.add_argument(
+        "--mrstft",
+        type=int,
+        nargs="*",
+        metavar="N_FFT",
+        help="add multi-resolution STFT loss terms at these FFT sizes (none: remove them)",
+    )
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--export", help="after training, write a release folder here")
     p.add_argument("--benchmark", action="store_true", help="measure speed only (no run folder)")

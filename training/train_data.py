@@ -45,13 +45,16 @@ class DataConfig:
 
 
 class Corpus:
-    """The stems of one split held in memory as int16 (s, c, n) arrays per song."""
+    """The stems of one split: per song a list of (c, n) int16 arrays, one per stem.
+
+    16-bit PCM WAV files (what the generator writes) are memory-mapped, so that
+    several trainers on one machine share one copy in the page cache; other
+    formats are read into memory.
+    """
 
     def __init__(
         self, root: str | Path, split: str, names: list[str] | None = None, max_songs: int = 0
     ) -> None:
-        import soundfile as sf
-
         folder = Path(root) / split
         if names is None:
             if not folder.is_dir():
@@ -68,16 +71,13 @@ class Corpus:
         if not names:
             raise StemliveError(f"{folder} holds no complete song (needs all four stem files)")
         self.names = list(names)
-        self.songs: list[np.ndarray] = []
+        self.songs: list[list[np.ndarray]] = []
         self.sample_rate = 0
         for name in self.names:
             stems = []
             for s in STEMS:
                 path = folder / name / f"{s}.wav"
-                try:
-                    audio, sr = sf.read(path, dtype="int16", always_2d=True)
-                except (sf.LibsndfileError, OSError) as exc:
-                    raise StemliveError(f"cannot read {path}: {exc}") from None
+                audio, sr = _read_int16(path)
                 if self.sample_rate and sr != self.sample_rate:
                     raise StemliveError(f"{path} is at {sr} Hz, the corpus at {self.sample_rate}")
                 self.sample_rate = sr
@@ -85,13 +85,46 @@ class Corpus:
                     audio = np.repeat(audio, 2, axis=1)
                 stems.append(audio.T)
             n = min(x.shape[1] for x in stems)
-            self.songs.append(np.stack([x[:, :n] for x in stems]))
+            self.songs.append([x[:, :n] for x in stems])
 
     def __len__(self) -> int:
         return len(self.songs)
 
     def seconds(self) -> float:
-        return sum(x.shape[-1] for x in self.songs) / self.sample_rate
+        return sum(x[0].shape[-1] for x in self.songs) / self.sample_rate
+
+
+def _read_int16(path: Path) -> tuple[np.ndarray, int]:
+    """(n, c) int16 samples and the rate: a read-only memory map for 16-bit PCM WAV."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        if info.format == "WAV" and info.subtype == "PCM_16":
+            offset = _wav_data_offset(path)
+            if offset is not None:
+                audio = np.memmap(path, np.dtype("<i2"), "r", offset, (info.frames, info.channels))
+                return audio, info.samplerate
+        audio, sr = sf.read(path, dtype="int16", always_2d=True)
+        return audio, sr
+    except (sf.LibsndfileError, OSError, ValueError) as exc:
+        raise StemliveError(f"cannot read {path}: {exc}") from None
+
+
+def _wav_data_offset(path: Path) -> int | None:
+    """Byte offset of a RIFF WAVE file's ``data`` chunk payload (None if not found)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                return f.tell()
+            f.seek(size + (size & 1), 1)  # chunks are padded to even length
 
 
 def _segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -117,7 +150,7 @@ def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
                 if cfg.remix or start is None:
                     if cfg.remix:
                         song = int(rng.integers(len(corpus)))
-                    length = corpus.songs[song].shape[-1]
+                    length = corpus.songs[song][0].shape[-1]
                     start = int(rng.integers(max(1, length - n + 1)))
                 seg = _segment(corpus.songs[song][s], start, n)
                 if not cfg.remix or np.sqrt(np.mean(seg**2)) >= floor:
