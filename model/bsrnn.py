@@ -214,7 +214,21 @@ class BSRNN(nn.Module):
         for i, block in enumerate(self.blocks):
             x, st = block(x, None if state is None else state[i])
             new_state.append(st)
-        return torch.view_as_complex(self.heads(x).contiguous()), new_state
+        return torch.view_as_complex(self.masks(x).contiguous()), new_state
+
+    def masks(self, x: Tensor) -> Tensor:
+        """Trunk features (k, b, t, n) -> masks (b, s, f, t, 2) as real and imaginary parts.
+
+        With a residual stem its mask is 1 - the sum of the others' (its head is
+        computed but unused, so that weights load whichever way a model is run).
+        """
+        m = self.heads(x)
+        if not self.cfg.residual_stem:
+            return m
+        r = self.cfg.stems.index(self.cfg.residual_stem)
+        unit = torch.tensor([1.0, 0.0], dtype=m.dtype)
+        rest = unit - m[:, :r].sum(1, keepdim=True) - m[:, r + 1 :].sum(1, keepdim=True)
+        return torch.cat([m[:, :r], rest, m[:, r + 1 :]], 1)
 
     def step(self, frame: Tensor, state: State) -> tuple[Tensor, State]:
         """Masks for one frame: (b, f) complex -> ((b, s, f) complex, state)."""

@@ -29,6 +29,9 @@ class ModelConfig:
     band_hidden: int = 48  # hidden size per direction of the band BLSTM
     head_hidden: int = 64  # hidden width of each stem's mask MLP
     stems: tuple[str, ...] = STEMS
+    # A stem whose mask is one minus the others' ("" for none): the stems then always
+    # sum to the mixture, and what the other masks leave out is heard in this stem.
+    residual_stem: str = ""
 
     def __post_init__(self) -> None:
         problems = []
@@ -45,6 +48,8 @@ class ModelConfig:
                 problems.append(f"{name} must be at least 1")
         if not self.stems or len(set(self.stems)) != len(self.stems):
             problems.append(f"stems {self.stems} must be distinct and not empty")
+        if self.residual_stem and self.residual_stem not in self.stems:
+            problems.append(f"residual_stem {self.residual_stem!r} is not one of {self.stems}")
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
 

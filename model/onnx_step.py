@@ -30,7 +30,7 @@ class _StepGraph(nn.Module):
         for i, block in enumerate(self.model.blocks):
             x, (h, c) = block(x, (state[2 * i], state[2 * i + 1]))
             new += [h, c]
-        return (self.model.heads(x)[:, :, :, 0], *new)
+        return (self.model.masks(x)[:, :, :, 0], *new)
 
 
 def onnxruntime_available() -> bool:

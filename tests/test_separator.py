@@ -144,3 +144,30 @@ def test_onnx_and_torch_backends_agree_frame_by_frame():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="backend"):
         Separator.from_preset("tiny", backend="cuda")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_residual_stem_takes_what_the_others_leave(backend):
+    """residual_stem="other": the stems sum to the input, streamed and offline, and the
+    other stems are exactly those of the same weights without it."""
+    from dataclasses import replace
+
+    from model.bsrnn import BSRNN
+    from model.config import ModelConfig
+
+    cfg = ModelConfig.preset("tiny", residual_stem="other")
+    torch.manual_seed(4)
+    model = BSRNN(cfg)
+    plain = BSRNN(replace(cfg, residual_stem=""))
+    plain.load_state_dict(model.state_dict())
+    sep, ref = Separator(model, backend=backend), Separator(plain, backend=backend)
+    x = _noise(9000, seed=3)
+    y = _stream(sep, x, [100])
+    d = sep.latency_samples
+    assert np.abs(y.sum(0)[:, d:] - x[:, :-d]).max() < 1e-5
+    offline = sep.separate(x)
+    assert np.abs(offline.sum(0) - x).max() < 1e-5
+    assert np.abs(offline[:3] - ref.separate(x)[:3]).max() < 1e-6
+    assert np.abs(offline[3]).max() > 1e-3  # the residual is not silent
+    with pytest.raises(ValueError, match="residual_stem 'piano'"):
+        ModelConfig.preset("tiny", residual_stem="piano")

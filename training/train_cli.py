@@ -53,9 +53,16 @@ def _train(args: argparse.Namespace) -> int:
             cfg = replace(cfg, model=ModelConfig.preset(args.preset))
         except ValueError as exc:
             raise StemliveError(str(exc)) from None
-    model_over = {k: v for k, v in (("head_hidden", args.head_hidden),) if v is not None}
+    model_over = {
+        k: v
+        for k, v in (("head_hidden", args.head_hidden), ("residual_stem", args.residual_stem))
+        if v is not None
+    }
     if model_over:
-        cfg = replace(cfg, model=replace(cfg.model, **model_over))
+        try:
+            cfg = replace(cfg, model=replace(cfg.model, **model_over))
+        except ValueError as exc:
+            raise StemliveError(str(exc)) from None
     data_over = {
         k: v
         for k, v in (
@@ -241,6 +248,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", help="a last.pt or a compact checkpoint folder to start from")
     p.add_argument("--preset", help="model preset: tiny, standard, low-latency")
     p.add_argument("--head-hidden", type=int)
+    p.add_argument(
+        "--residual-stem",
+        metavar="STEM",
+        help="this stem's mask is 1 - the others' (stems sum to the mixture); '' for none",
+    )
     p.add_argument("--data", help="corpus root (MUSDB18-HQ layout)")
     p.add_argument(
         "--init",

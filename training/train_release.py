@@ -35,12 +35,18 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
         )
     m = cfg
     notes = f"\n- Notes: {info['notes']}" if info.get("notes") else ""
+    residual = (
+        f"\n\nThe {m['residual_stem']} stem is the residual (its mask is one minus the others'):\n"
+        "the four stems always sum to the input."
+        if m.get("residual_stem")
+        else ""
+    )
     return f"""# stemlive weights: {name}
 
 Causal Band-Split RNN (shared trunk, one mask head per stem), streaming with
 {m["n_fft"] - 1} samples of latency at {m["sample_rate"]} Hz (n_fft {m["n_fft"]}, hop {m["hop"]};
 N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, band hidden
-{m["band_hidden"]}, head hidden {m["head_hidden"]}).
+{m["band_hidden"]}, head hidden {m["head_hidden"]}).{residual}
 
 - Trained: {info.get("trained")}, {info.get("steps")} steps, {info.get("time")}
 - Data: {info.get("data")}
