@@ -16,6 +16,7 @@ from test_train_support import make_corpus
 
 from model.bsrnn import BSRNN
 from model.config import ModelConfig
+from training.checkpoint import load_compact
 from training.train import TrainConfig, Trainer, digest
 from training.train_data import DataConfig, make_batch
 
@@ -163,3 +164,32 @@ def test_benchmark_runs_on_the_tiny_preset(tmp_path):
     assert res["gflops_per_step"] > 0
     assert abs(sum(res["split"].values()) - 1) < 1e-6
     assert "steps/h" in format_row(res)
+
+
+def test_the_moving_average_is_what_is_validated_kept_and_resumed(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", ema=0.5)
+    tr = Trainer(cfg, tmp_path / "run", log=quiet)
+    expected = None
+    for step in range(3):
+        tr.train_step(make_batch(tr.train_corpus, cfg.data, step))
+        now = {k: v.clone() for k, v in tr.model.named_parameters()}
+        expected = now if expected is None else {k: 0.5 * expected[k] + 0.5 * now[k] for k in now}
+    got = dict(tr.weights.named_parameters())
+    for k, v in expected.items():
+        torch.testing.assert_close(got[k], v, rtol=1e-6, atol=1e-7)
+    assert digest(tr.weights) != digest(tr.model)
+    # The best checkpoint holds the average; an exact resume continues it.
+    run = replace(cfg, valid_every=2, valid_songs=1, valid_seconds=1)
+    Trainer(replace(run, max_steps=3), tmp_path / "a", log=quiet).run()
+    best = load_compact(tmp_path / "a" / "best")[0]
+    at2 = Trainer(replace(run, max_steps=2), tmp_path / "c", log=quiet)
+    at2.run()
+    torch.testing.assert_close(
+        best.state_dict(), {k: v.half().float() for k, v in at2.weights.state_dict().items()}
+    )
+    resumed = Trainer(replace(run, max_steps=4), tmp_path / "a", log=quiet)
+    resumed.run()
+    straight = Trainer(replace(run, max_steps=4), tmp_path / "b", log=quiet)
+    straight.run()
+    assert digest(resumed.weights) == digest(straight.weights)

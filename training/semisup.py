@@ -286,7 +286,7 @@ def run_semisup(
             raise KeyboardInterrupt
         weights = run / "best" if (run / "best").is_dir() else None
         if weights is None:
-            weights = save_model(trainer.model, run / "final", trainer.info())
+            weights = save_model(trainer.weights, run / "final", trainer.info())
         del trainer
         scores = evaluate(replace(test, weights=str(weights)), log)["summary"]["model"]
         return scores, str(weights)

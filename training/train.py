@@ -50,6 +50,9 @@ class TrainConfig:
     lr_decay: float = 0.9  # multiplied into the learning rate every ``lr_decay_every`` steps
     lr_decay_every: int = 2000
     clip: float = 5.0
+    # Exponential moving average of the weights (0: off), e.g. 0.999: validation,
+    # ``best`` and exports use the average, which is less noisy than the last step.
+    ema: float = 0.0
     bf16: bool = False  # bf16 autocast of the network (STFT and loss stay fp32)
     threads: int = 1
     workers: int = 1  # data worker processes (0: batches made inline)
@@ -261,6 +264,7 @@ class Trainer:
         self.valid_fingerprint: str | None = None
         self.resumed_from = ""
         self.interrupted = False  # run() ended on Ctrl-C or SIGTERM (after saving)
+        self._ema_state: dict | None = None
         full = self.run_dir / FULL_NAME
         if resume_from is None and full.is_file():
             resume_from = full
@@ -268,6 +272,14 @@ class Trainer:
             self._resume(Path(resume_from))
         elif init_weights is not None:  # fine-tuning or a warm start: a fresh run
             self._init_from(Path(init_weights))
+        self.ema = None
+        if cfg.ema:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            # Starts as a copy of the (resumed or initial) weights.
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
+            if self._ema_state is not None:
+                self.ema.load_state_dict(self._ema_state)
         if all_songs and self.song_names is not None:
             # A grown corpus: every complete song on disk, not the run's saved list.
             self.log(f"training on every song in {cfg.data.root}/train, not the run's list")
@@ -307,7 +319,7 @@ class Trainer:
             f"are not those the curve was measured on ({before or 'not recorded'}): "
             f"re-measuring step {self.step} on them; the best score restarts from there"
         )
-        scores = validate(self.model, self.valid)
+        scores = validate(self.weights, self.valid)
         last = self.curve[-1]
         self.curve.append(
             {
@@ -346,6 +358,7 @@ class Trainer:
         if ModelConfig.from_dict(ck["config"]["model"]) != self.cfg.model:
             raise StemliveError(f"{path} holds a different model config than this run")
         self.model.load_state_dict(ck["model"])
+        self._ema_state = ck.get("ema")
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
         if ck["config"]["lr"] != self.cfg.lr:  # a new base rate asked for on resume
@@ -394,6 +407,11 @@ class Trainer:
         self.song_names = state.get("song_names")
         self.valid_fingerprint = state.get("valid_fingerprint")
 
+    @property
+    def weights(self) -> BSRNN:
+        """The weights a run is judged and shipped by: the moving average if on, else the model."""
+        return self.model if self.ema is None else self.ema.module
+
     def counters(self) -> dict:
         return {
             "step": self.step,
@@ -418,6 +436,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "torch_rng": torch.get_rng_state(),
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
                 "state": self.counters(),
                 "config": self.cfg.to_dict(),
             },
@@ -451,6 +470,8 @@ class Trainer:
         grad = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip))
         self.optimizer.step()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         t2 = time.perf_counter()
         self.step += 1
         return {"loss": loss.item(), **parts, "grad_norm": grad, "t_fwd": t1 - t0, "t_bwd": t2 - t1}
@@ -550,7 +571,7 @@ class Trainer:
         return bool(flag.item())
 
     def _validate(self, acc: list[float]) -> dict:
-        scores = validate(self.model, self.valid)
+        scores = validate(self.weights, self.valid)
         row = {
             "step": self.step,
             "train_minutes": self.train_seconds / 60,
@@ -567,7 +588,7 @@ class Trainer:
         improved = scores["mean"] > self.best
         if improved:
             self.best, self.bad_evals = scores["mean"], 0
-            save_compact(self.run_dir / "best", self.model, self.info(), self.counters())
+            save_compact(self.run_dir / "best", self.weights, self.info(), self.counters())
         else:
             self.bad_evals += 1
         curve.write_csv(self.run_dir / "curve.csv", self.curve)

@@ -99,6 +99,7 @@ def _train(args: argparse.Namespace) -> int:
             ("checkpoint_minutes", args.checkpoint_minutes),
             ("patience", args.patience),
             ("lr", args.lr),
+            ("ema", args.ema),
         )
         if v is not None
     }
@@ -290,6 +291,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="W",
         help="loss weight per stem, in the model's stem order (e.g. 1 1 1 2 favours other)",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="validate, keep and export a moving average of the weights (e.g. 0.999; 0: off)",
     )
     p.add_argument(
         "--sdr-weight",
