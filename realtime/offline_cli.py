@@ -175,7 +175,8 @@ def _info(args: argparse.Namespace) -> int:
         f"size: N={cfg.n_features}, blocks={cfg.n_blocks}, time LSTM {cfg.time_hidden}, "
         f"band BLSTM {cfg.band_hidden}x2, head MLP {cfg.head_hidden}"
     )
-    print(f"stems: {', '.join(cfg.stems)}")
+    residual = f" ({cfg.residual_stem} is the residual: the stems sum to the input)"
+    print(f"stems: {', '.join(cfg.stems)}" + (residual if cfg.residual_stem else ""))
     for key in ("command", "metrics", "created"):
         if key in info:
             print(f"{key}: {info[key]}")
