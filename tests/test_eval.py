@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
+import pytest
 from test_train_support import SR, constructed_stems, make_corpus
 
 from training import baselines as bl
 from training.evaluate import EvalConfig, evaluate, table
-from training.evaluate_metrics import csdr, museval_csdr, sdr, si_sdr
+from training.evaluate_metrics import csdr, museval_csdr, sdr, shares, si_sdr
 
 
 def test_sdr_matches_the_definition_and_si_sdr_ignores_scale():
@@ -20,6 +21,18 @@ def test_sdr_matches_the_definition_and_si_sdr_ignores_scale():
     assert abs(sdr(ref, ref + noise) - 20.0) < 1e-9
     assert abs(si_sdr(ref, 3 * (ref + noise)) - si_sdr(ref, ref + noise)) < 1e-6
     assert sdr(ref, 3 * ref) < 0  # plain SDR punishes a wrong level
+
+
+def test_shares_find_what_an_estimate_holds_of_each_stem():
+    stems = constructed_stems(3, 1.0).astype(np.float64)
+    est = 0.4 * stems[0] + 0.1 * stems[2]
+    coef, db = shares(stems, est, 0)
+    np.testing.assert_allclose(coef, [0.4, 0.0, 0.1, 0.0], atol=1e-9)
+    assert db[0] == pytest.approx(20 * np.log10(0.4))
+    assert db[2] == pytest.approx(
+        10 * np.log10(0.01 * np.sum(stems[2] ** 2) / np.sum(stems[0] ** 2))
+    )
+    assert db[1] < -100 and db[3] < -100
 
 
 def test_csdr_agrees_with_museval_on_known_signals():
@@ -125,3 +138,10 @@ def test_evaluate_scores_a_model_and_baselines(tmp_path):
     assert np.isnan(res["songs"]["song0"]["model"]["bass"]["sdr"])
     assert s["irm"]["vocals"]["sdr"] > s["mixture"]["vocals"]["sdr"]
     assert "| irm |" in table(s)
+    # where the model's estimates come from, per stem (mean over the songs that have it)
+    v = res["songs"]["song1"]["model"]["vocals"]
+    assert s["model"]["vocals"]["own_coef"] == pytest.approx(
+        np.mean([res["songs"][k]["model"]["vocals"]["own_coef"] for k in ("song0", "song1")])
+    )
+    assert {f"from_{t}_db" for t in ("vocals", "bass", "drums", "other")} <= set(v)
+    assert "own_coef" not in res["songs"]["song0"]["model"]["bass"]  # silent: no shares

@@ -17,7 +17,7 @@ import numpy as np
 
 from model.errors import StemliveError
 from training import baselines as bl
-from training.evaluate_metrics import csdr, museval_csdr, sdr, si_sdr
+from training.evaluate_metrics import csdr, museval_csdr, sdr, shares, si_sdr
 
 STEMS = ("vocals", "bass", "drums", "other")
 METRICS = ("sdr", "si_sdr", "csdr")
@@ -129,6 +129,11 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             raise StemliveError(f"{song} is at {sr} Hz, the model at {sep.sample_rate} Hz")
         out = sep.separate(mix)
         res = {"model": score(stems, {s: out[i] for i, s in enumerate(sep.stems)}, sr, cfg.museval)}
+        for i, s in enumerate(STEMS):
+            if s in res["model"] and np.isfinite(res["model"][s]["sdr"]):
+                coef, db = shares(stems, out[i], i)
+                res["model"][s]["own_coef"] = float(coef[i])
+                res["model"][s].update({f"from_{t}_db": float(db[j]) for j, t in enumerate(STEMS)})
         for name in cfg.baselines:
             ests = estimates(name, mix, stems, sr, sep.n_fft, sep.hop)
             if ests:
@@ -152,7 +157,7 @@ def _info(sep) -> dict:
 
 
 def summarise(per_song: dict[str, dict]) -> dict[str, dict[str, dict[str, float]]]:
-    """Mean over songs of sdr and si_sdr, median of csdr, per method and stem."""
+    """Mean over songs of sdr, si_sdr and the shares, median of csdr, per method and stem."""
     methods: dict[str, dict[str, dict[str, list[float]]]] = {}
     for res in per_song.values():
         for m, stems in res.items():
@@ -161,7 +166,9 @@ def summarise(per_song: dict[str, dict]) -> dict[str, dict[str, dict[str, float]
                     methods.setdefault(m, {}).setdefault(s, {}).setdefault(metric, []).append(v)
     agg = {"sdr": np.nanmean, "si_sdr": np.nanmean, "csdr": np.nanmedian}
     return {
-        m: {s: {k: float(agg[k](v)) for k, v in d.items()} for s, d in stems.items()}
+        m: {
+            s: {k: float(agg.get(k, np.nanmean)(v)) for k, v in d.items()} for s, d in stems.items()
+        }
         for m, stems in methods.items()
     }
 
@@ -174,6 +181,19 @@ def table(summary: dict, metric: str = "sdr") -> str:
         cells = ["" if v is None else f"{v:.2f}" for v in vals]
         mean = f"{np.mean(vals):.2f}" if all(v is not None for v in vals) else ""
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {mean} |")
+    return "\n".join(lines)
+
+
+def shares_table(model: dict[str, dict[str, float]]) -> str:
+    """Markdown: what each estimated stem holds of each true stem (dB, mean over songs)."""
+    lines = [
+        "| model's estimate | " + " | ".join(f"{t} in it (dB)" for t in STEMS) + " | own coef |",
+        "|---" * 6 + "|",
+    ]
+    for s in STEMS:
+        if "own_coef" in model.get(s, {}):
+            cells = [f"{model[s][f'from_{t}_db']:.1f}" for t in STEMS]
+            lines.append(f"| {s} | " + " | ".join(cells) + f" | {model[s]['own_coef']:.2f} |")
     return "\n".join(lines)
 
 
@@ -209,5 +229,5 @@ def write_report(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(result, indent=1) + "\n")
     md = "\n\n".join(table(result["summary"], m) for m in METRICS)
-    (out / "eval.md").write_text(md + "\n")
+    (out / "eval.md").write_text(md + "\n\n" + shares_table(result["summary"]["model"]) + "\n")
     bar_chart(result["summary"], out / "eval_sdr.png")

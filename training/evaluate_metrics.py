@@ -54,3 +54,17 @@ def museval_csdr(refs: np.ndarray, ests: np.ndarray, sample_rate: int) -> np.nda
     e = np.transpose(ests, (0, 2, 1)).astype(np.float64)
     sdrs, _, _, _ = museval.evaluate(r, e, win=sample_rate, hop=sample_rate)
     return np.nanmedian(sdrs, axis=1)
+
+
+def shares(refs: np.ndarray, est: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the estimate of stem ``target`` comes from: true stems (s, c, n), estimate (c, n)
+    -> (least-squares coefficient of each true stem in the estimate (s,), energy of each such
+    part in dB relative to the target stem's energy (s,)).
+
+    Coefficient 0.4 on the target: the estimate holds 40 % of its amplitude (-8 dB); a part
+    of another stem at -15 dB is bleed 15 dB below the target.
+    """
+    a = np.asarray(refs, np.float64).reshape(refs.shape[0], -1).T
+    coef, *_ = np.linalg.lstsq(a, np.asarray(est, np.float64).ravel(), rcond=None)
+    energy = np.sum(a**2, axis=0)
+    return coef, 10 * np.log10((coef**2 * energy + _EPS) / (energy[target] + _EPS))
