@@ -129,10 +129,10 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
             raise StemliveError(f"{song} is at {sr} Hz, the model at {sep.sample_rate} Hz")
         out = sep.separate(mix)
         res = {"model": score(stems, {s: out[i] for i, s in enumerate(sep.stems)}, sr, cfg.museval)}
-        for i, s in enumerate(STEMS):
+        for i, s in enumerate(sep.stems):  # the model's order; ``stems`` is in STEMS order
             if s in res["model"] and np.isfinite(res["model"][s]["sdr"]):
-                coef, db = shares(stems, out[i], i)
-                res["model"][s]["own_coef"] = float(coef[i])
+                coef, db = shares(stems, out[i], STEMS.index(s))
+                res["model"][s]["own_coef"] = float(coef[STEMS.index(s)])
                 res["model"][s].update({f"from_{t}_db": float(db[j]) for j, t in enumerate(STEMS)})
         for name in cfg.baselines:
             ests = estimates(name, mix, stems, sr, sep.n_fft, sep.hop)
