@@ -138,3 +138,28 @@ def test_a_warm_start_with_nothing_in_common_is_refused(tmp_path):
     )
     with pytest.raises(StemliveError, match="no tensor matches"):
         Trainer(replace(cfg, model=wider), tmp_path / "b", init_weights=tmp_path / "a" / "best")
+
+
+def test_a_deeper_model_grown_from_a_trained_one_starts_as_the_same_separator(tmp_path):
+    """--init into more trunk blocks: the copied model's masks, then the new blocks learn."""
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", valid_every=2, valid_songs=1, valid_seconds=1)
+    Trainer(replace(cfg, max_steps=2), tmp_path / "a", log=quiet).run()
+    src_model = load_model(tmp_path / "a" / "best")[0]
+    deeper = replace(cfg.model, n_blocks=cfg.model.n_blocks + 2)
+    grown = Trainer(
+        replace(cfg, model=deeper, max_steps=3),
+        tmp_path / "b",
+        init_weights=tmp_path / "a" / "best",
+        log=quiet,
+    )
+    torch.manual_seed(3)
+    spec = torch.randn(2, cfg.model.n_fft // 2 + 1, 20, dtype=torch.complex64)
+    with torch.no_grad():
+        want, _ = src_model(spec)
+        got, _ = grown.model(spec)
+    assert torch.allclose(got, want, atol=1e-6)
+    new = grown.model.blocks[cfg.model.n_blocks :]
+    assert all(bool(b.time.rnn.weight_ih_l0.detach().any()) for b in new)  # not dead
+    grown.run()
+    assert all(bool(b.time.proj.weight.detach().any()) for b in new)

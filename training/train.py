@@ -376,6 +376,9 @@ class Trainer:
         A warm start (e.g. the low-latency preset from the standard model: the same
         bands and trunk, other FFT sizes) copies every tensor whose name and shape
         match and leaves the rest (band split, mask outputs) freshly initialised.
+        Trunk blocks added after the copied ones (a deeper model grown from a
+        shallower one) start with a zero output projection: each adds nothing
+        until trained, so the grown model starts as the same separator.
         """
         from model.weights import load_model
 
@@ -390,6 +393,10 @@ class Trainer:
         if not taken:
             raise StemliveError(f"{path}: no tensor matches this run's model config")
         self.model.load_state_dict(taken, strict=False)
+        for block in self.model.blocks[start.cfg.n_blocks :]:
+            for part in (block.time, block.band):
+                nn.init.zeros_(part.proj.weight)
+                nn.init.zeros_(part.proj.bias)
         n_taken = sum(v.numel() for v in taken.values())
         n_all = sum(v.numel() for v in own.values())
         fresh = sorted({k.split(".")[0] + "." + k.split(".")[1] for k in own if k not in taken})

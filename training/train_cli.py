@@ -55,7 +55,11 @@ def _train(args: argparse.Namespace) -> int:
             raise StemliveError(str(exc)) from None
     model_over = {
         k: v
-        for k, v in (("head_hidden", args.head_hidden), ("residual_stem", args.residual_stem))
+        for k, v in (
+            ("n_blocks", args.n_blocks),
+            ("head_hidden", args.head_hidden),
+            ("residual_stem", args.residual_stem),
+        )
         if v is not None
     }
     if model_over:
@@ -248,6 +252,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="TrainConfig JSON")
     p.add_argument("--resume", help="a last.pt or a compact checkpoint folder to start from")
     p.add_argument("--preset", help="model preset: tiny, standard, low-latency")
+    p.add_argument(
+        "--n-blocks",
+        type=int,
+        help="trunk blocks; with --init from fewer, the added blocks start as the identity",
+    )
     p.add_argument("--head-hidden", type=int)
     p.add_argument(
         "--residual-stem",
