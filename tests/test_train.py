@@ -17,7 +17,7 @@ from test_train_support import make_corpus
 from model.bsrnn import BSRNN
 from model.config import ModelConfig
 from training.checkpoint import load_compact
-from training.train import TrainConfig, Trainer, digest
+from training.train import TrainConfig, Trainer, digest, to_items
 from training.train_data import DataConfig, make_batch
 
 
@@ -193,3 +193,30 @@ def test_the_moving_average_is_what_is_validated_kept_and_resumed(tmp_path):
     straight = Trainer(replace(run, max_steps=4), tmp_path / "b", log=quiet)
     straight.run()
     assert digest(resumed.weights) == digest(straight.weights)
+
+
+def test_carried_segments_start_each_step_from_the_previous_state(tmp_path):
+    """carry_segments 2: the second step of a window starts from the first's final state."""
+    make_corpus(tmp_path / "data")
+    base = tiny_config(tmp_path / "data")
+    cfg = replace(base, data=replace(base.data, carry_segments=2))
+    tr = Trainer(cfg, tmp_path / "run", log=quiet)
+    seen: list = []
+    forward = tr.net.forward
+    tr.ddp = lambda mix, state: seen.append(state) or forward(mix, state)
+    for step in range(3):
+        tr.train_step(make_batch(tr.train_corpus, cfg.data, step))
+    assert seen[0] is None and seen[2] is None  # each window starts from silence
+    assert seen[1] is not None and all(not h.requires_grad for h, _ in seen[1])
+    assert any(bool(h.any()) for h, _ in seen[1])
+    # and that state changes what the model computes for the second piece
+    mix = to_items(make_batch(tr.train_corpus, cfg.data, 1))[0]
+    with torch.no_grad():
+        carried, cold = tr.net(mix, seen[1])[1], tr.net(mix)[1]
+    assert not torch.allclose(carried, cold)
+    # resume is exact: last.pt keeps the carried state
+    tr.save()
+    again = Trainer(cfg, tmp_path / "run", log=quiet)
+    assert again.step == 3
+    for (h, c), (h2, c2) in zip(tr.carry, again.carry, strict=True):
+        assert torch.equal(h, h2) and torch.equal(c, c2)

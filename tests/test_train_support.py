@@ -59,6 +59,23 @@ def test_batches_are_a_function_of_the_step(tmp_path):
     assert np.abs(a.sum(1)).max() <= 0.99 + 1e-6  # the mixture is kept out of clipping
 
 
+def test_carried_segments_continue_the_same_mixtures(tmp_path):
+    """With carry_segments K, steps kK..kK+K-1 are one mixture window cut in K pieces."""
+    from training.train_data import _draw
+
+    make_corpus(tmp_path)
+    corpus = Corpus(tmp_path, "train")
+    cfg = DataConfig(root=str(tmp_path), segment_seconds=0.25, batch_size=2, carry_segments=3)
+    n = SR // 4
+    pieces = [make_batch(corpus, cfg, step) for step in range(3, 9)]
+    assert all(p.shape == (2, 4, 2, n) for p in pieces)
+    window = _draw(corpus, cfg, [cfg.seed, 1, 3], 3)  # the window of steps 3, 4, 5
+    np.testing.assert_array_equal(np.concatenate(pieces[:3], -1), window)
+    # scaled as a whole: one gain per item over the window, so no level jump between pieces
+    assert np.abs(window.sum(1)).max() <= 0.99 + 1e-6
+    assert not np.array_equal(pieces[3], window[..., :n])  # a new window every K steps
+
+
 def test_the_worker_process_makes_the_same_batches_in_order(tmp_path):
     from training.train_data import Prefetcher
 

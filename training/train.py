@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from model.bsrnn import BSRNN
+from model.bsrnn import BSRNN, State
 from model.config import ModelConfig
 from model.errors import StemliveError
 from model.stft import CausalSTFT
@@ -103,21 +103,26 @@ class SeparationNet(nn.Module):
         self.model, self.bf16 = model, bf16
         self.stft = CausalSTFT(model.cfg.n_fft, model.cfg.hop)
 
-    def forward(self, mix: Tensor) -> tuple[Tensor, Tensor]:
-        """(b, n) -> ((b, s, f, t) complex, (b, s, n))."""
+    def forward(self, mix: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, State]:
+        """(b, n) -> ((b, s, f, t) complex, (b, s, n), the LSTM state after the last frame).
+
+        ``state``: the state after the previous segment of the same mixtures (None: silence).
+        """
         spec = self.stft.analyse(mix)
         if self.bf16:
             m = self.model
+            new_state: State = []
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 x = m.split(torch.view_as_real(spec.transpose(1, 2)))
-                for block in m.blocks:
-                    x, _ = block(x, None)
+                for i, block in enumerate(m.blocks):
+                    x, st = block(x, None if state is None else state[i])
+                    new_state.append(st)
                 masks = m.heads(x)
             masks = torch.view_as_complex(masks.float().contiguous())
         else:
-            masks, _ = self.model(spec)
+            masks, new_state = self.model(spec, state)
         est_spec = masks * spec[:, None]
-        return est_spec, self.stft.synthesise(est_spec, mix.shape[-1])
+        return est_spec, self.stft.synthesise(est_spec, mix.shape[-1]), new_state
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -264,6 +269,12 @@ class Trainer:
         self.valid_fingerprint: str | None = None
         self.resumed_from = ""
         self.interrupted = False  # run() ended on Ctrl-C or SIGTERM (after saving)
+        self.carry: State | None = None  # the state carried to the next segment
+        if cfg.data.carry_segments > 1 and (cfg.data.partial_batch or self.world > 1):
+            raise StemliveError(
+                "carried segments (carry_segments > 1) work with one process and without "
+                "semi-supervised items"
+            )
         self._ema_state: dict | None = None
         full = self.run_dir / FULL_NAME
         if resume_from is None and full.is_file():
@@ -359,6 +370,7 @@ class Trainer:
             raise StemliveError(f"{path} holds a different model config than this run")
         self.model.load_state_dict(ck["model"])
         self._ema_state = ck.get("ema")
+        self.carry = ck.get("carry")
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
         if ck["config"]["lr"] != self.cfg.lr:  # a new base rate asked for on resume
@@ -444,6 +456,7 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(),
                 "torch_rng": torch.get_rng_state(),
                 **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
+                **({"carry": self.carry} if self.carry is not None else {}),
                 "state": self.counters(),
                 "config": self.cfg.to_dict(),
             },
@@ -469,7 +482,12 @@ class Trainer:
         """Forward, backward, clip, Adam, schedule: returns the loss parts and timings."""
         mix, targets, *known = to_items(batch)
         t0 = time.perf_counter()
-        est_spec, est_wave = self.ddp(mix)
+        # Carried segments continue the previous step's mixtures from its final state
+        # (truncated backpropagation through time: the state is a constant here).
+        k = self.cfg.data.carry_segments
+        est_spec, est_wave, state = self.ddp(mix, self.carry if k > 1 and self.step % k else None)
+        if k > 1:
+            self.carry = [(h.detach(), c.detach()) for h, c in state]
         loss, parts = self.loss_fn(est_spec, est_wave, targets, *known)
         t1 = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)

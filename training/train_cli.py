@@ -74,9 +74,12 @@ def _train(args: argparse.Namespace) -> int:
             ("segment_seconds", args.segment),
             ("batch_size", args.batch),
             ("max_songs", args.max_songs),
+            ("carry_segments", args.carry),
         )
         if v is not None
     }
+    if args.carry is not None and args.carry < 1:
+        raise StemliveError(f"--carry must be 1 or more, got {args.carry}")
     if data_over:
         cfg = replace(cfg, data=replace(cfg.data, **data_over))
     loss_over = {
@@ -286,6 +289,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--segment", type=float, help="segment seconds")
     p.add_argument("--batch", type=int, help="stereo mixtures per step and process")
     p.add_argument("--max-songs", type=int)
+    p.add_argument(
+        "--carry",
+        type=int,
+        metavar="K",
+        help="K consecutive steps continue the same mixtures, carrying the LSTM state "
+        "(K segments of context, as when streaming; 1: off)",
+    )
     p.add_argument("--threads", type=int)
     p.add_argument("--workers", type=int, help="data worker processes (0: inline)")
     p.add_argument("--steps", type=int, help="stop at this step")

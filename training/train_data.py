@@ -42,6 +42,10 @@ class DataConfig:
     # one known stem plus a residual without it; only that stem's loss counts.
     partial_root: str = ""
     partial_batch: int = 0  # such examples added to every step
+    # Consecutive steps that continue the same mixtures (>1: the trainer carries the
+    # LSTM state from one segment to the next, so the model learns from this many
+    # segments of context, as it has when streaming; 1: every step draws anew).
+    carry_segments: int = 1
 
 
 class Corpus:
@@ -136,9 +140,23 @@ def _segment(x: np.ndarray, start: int, n: int) -> np.ndarray:
 
 
 def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
-    """Stems of the batch of ``step``: (b, s, c, n) float32; the mixture is their sum."""
-    rng = np.random.default_rng([cfg.seed, step])
+    """Stems of the batch of ``step``: (b, s, c, n) float32; the mixture is their sum.
+
+    With ``carry_segments`` K > 1, steps kK .. kK+K-1 are the consecutive segments of
+    the same mixtures (one window of K segments, drawn and scaled as a whole).
+    """
+    k = max(1, cfg.carry_segments)
+    if k == 1:
+        return _draw(corpus, cfg, [cfg.seed, step], 1)
     n = int(round(cfg.segment_seconds * corpus.sample_rate))
+    j = step % k
+    return _draw(corpus, cfg, [cfg.seed, step // k, k], k)[..., j * n : (j + 1) * n]
+
+
+def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarray:
+    """Mixtures of ``k`` segments each: (b, s, c, k n) float32."""
+    rng = np.random.default_rng(seed)
+    n = k * int(round(cfg.segment_seconds * corpus.sample_rate))
     floor = 10 ** (cfg.min_rms_db / 20)
     batch = np.zeros((cfg.batch_size, len(STEMS), 2, n), np.float32)
     for b in range(cfg.batch_size):
