@@ -74,6 +74,9 @@ def test_carried_segments_continue_the_same_mixtures(tmp_path):
     # scaled as a whole: one gain per item over the window, so no level jump between pieces
     assert np.abs(window.sum(1)).max() <= 0.99 + 1e-6
     assert not np.array_equal(pieces[3], window[..., :n])  # a new window every K steps
+    # Each window is drawn once per process; going back or changing a piece changes nothing.
+    pieces[1][:] = 0
+    np.testing.assert_array_equal(make_batch(corpus, cfg, 4), window[..., n : 2 * n])
 
 
 def test_the_worker_process_makes_the_same_batches_in_order(tmp_path):

@@ -150,7 +150,13 @@ def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
         return _draw(corpus, cfg, [cfg.seed, step], 1)
     n = int(round(cfg.segment_seconds * corpus.sample_rate))
     j = step % k
-    return _draw(corpus, cfg, [cfg.seed, step // k, k], k)[..., j * n : (j + 1) * n]
+    key = (id(corpus), cfg, step // k)
+    if _window[0] != key:  # steps come in order: draw each window once, not K times
+        _window[:] = [key, _draw(corpus, cfg, [cfg.seed, step // k, k], k)]
+    return _window[1][..., j * n : (j + 1) * n].copy()
+
+
+_window: list = [None, None]  # the last carried window drawn in this process: [key, stems]
 
 
 def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarray:
