@@ -77,6 +77,12 @@ def test_carried_segments_continue_the_same_mixtures(tmp_path):
     # Each window is drawn once per process; going back or changing a piece changes nothing.
     pieces[1][:] = 0
     np.testing.assert_array_equal(make_batch(corpus, cfg, 4), window[..., n : 2 * n])
+    # Another corpus under the same settings gets its own window, not the cached one.
+    fewer = Corpus(tmp_path, "train", names=["song2"])
+    np.testing.assert_array_equal(
+        make_batch(fewer, cfg, 4), _draw(fewer, cfg, [cfg.seed, 1, 3], 3)[..., n : 2 * n]
+    )
+    assert not np.array_equal(make_batch(fewer, cfg, 4), window[..., n : 2 * n])
 
 
 def test_the_worker_process_makes_the_same_batches_in_order(tmp_path):

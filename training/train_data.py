@@ -150,13 +150,15 @@ def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
         return _draw(corpus, cfg, [cfg.seed, step], 1)
     n = int(round(cfg.segment_seconds * corpus.sample_rate))
     j = step % k
-    key = (id(corpus), cfg, step // k)
-    if _window[0] != key:  # steps come in order: draw each window once, not K times
-        _window[:] = [key, _draw(corpus, cfg, [cfg.seed, step // k, k], k)]
-    return _window[1][..., j * n : (j + 1) * n].copy()
+    # Steps come in order: draw each window once, not K times. The cache holds the corpus
+    # itself (not its id, which a new corpus could reuse once this one is gone).
+    c, dc, w, _ = _window
+    if not (c is corpus and dc == cfg and w == step // k):
+        _window[:] = [corpus, cfg, step // k, _draw(corpus, cfg, [cfg.seed, step // k, k], k)]
+    return _window[3][..., j * n : (j + 1) * n].copy()
 
 
-_window: list = [None, None]  # the last carried window drawn in this process: [key, stems]
+_window: list = [None, None, -1, None]  # the last carried window: [corpus, cfg, index, stems]
 
 
 def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarray:
