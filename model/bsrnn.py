@@ -209,12 +209,20 @@ class BSRNN(nn.Module):
 
         ``state`` is the state after the previous frames (None: silence before).
         """
-        x = self.split(torch.view_as_real(spec.transpose(1, 2)))  # k b t n
+        masks, new_state = self.real_masks(torch.view_as_real(spec.transpose(1, 2)), state)
+        return torch.view_as_complex(masks.contiguous()), new_state
+
+    def real_masks(self, spec: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """``forward`` on real tensors: (b, t, f, 2) -> ((b, s, f, t, 2), state).
+
+        Autocast (bf16 training) runs this part; complex tensors have no bf16 type.
+        """
+        x = self.split(spec)  # k b t n
         new_state: State = []
         for i, block in enumerate(self.blocks):
             x, st = block(x, None if state is None else state[i])
             new_state.append(st)
-        return torch.view_as_complex(self.masks(x).contiguous()), new_state
+        return self.masks(x), new_state
 
     def masks(self, x: Tensor) -> Tensor:
         """Trunk features (k, b, t, n) -> masks (b, s, f, t, 2) as real and imaginary parts.

@@ -110,14 +110,10 @@ class SeparationNet(nn.Module):
         """
         spec = self.stft.analyse(mix)
         if self.bf16:
-            m = self.model
-            new_state: State = []
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                x = m.split(torch.view_as_real(spec.transpose(1, 2)))
-                for i, block in enumerate(m.blocks):
-                    x, st = block(x, None if state is None else state[i])
-                    new_state.append(st)
-                masks = m.heads(x)
+                masks, new_state = self.model.real_masks(
+                    torch.view_as_real(spec.transpose(1, 2)), state
+                )
             masks = torch.view_as_complex(masks.float().contiguous())
         else:
             masks, new_state = self.model(spec, state)
