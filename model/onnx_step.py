@@ -25,12 +25,9 @@ class _StepGraph(nn.Module):
         self.model = model
 
     def forward(self, spec: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
-        x = self.model.split(spec.unsqueeze(1))
-        new: list[Tensor] = []
-        for i, block in enumerate(self.model.blocks):
-            x, (h, c) = block(x, (state[2 * i], state[2 * i + 1]))
-            new += [h, c]
-        return (self.model.masks(x)[:, :, :, 0], *new)
+        pairs = list(zip(state[0::2], state[1::2], strict=True))
+        masks, new = self.model.real_masks(spec.unsqueeze(1), pairs)
+        return (masks[:, :, :, 0], *(t for hc in new for t in hc))
 
 
 def onnxruntime_available() -> bool:
