@@ -83,9 +83,16 @@ class BandSplit(nn.Module):
     would hide how loud a band is relative to the others. All bands share one
     padded grid: the split is cheap in MACs, and one grid means few operations
     per streamed frame.
+
+    With ``mid_input`` each channel also sees the mix-down (mean) of its
+    signal's channels: the same bins, normalised by the louder of the two
+    band levels, and the log level of the mix-down relative to its own. That
+    is where a sound sits in the stereo field (vocals, bass and kick mostly in
+    the centre), which a channel alone cannot tell. The mix-down's map starts
+    at zero, so a model grown from one without it starts as the same separator.
     """
 
-    def __init__(self, layout: BandLayout, n_features: int) -> None:
+    def __init__(self, layout: BandLayout, n_features: int, mid_input: bool = False) -> None:
         super().__init__()
         self.grid = _BandGrid(layout, [list(range(layout.n_bands))])
         k, w = layout.n_bands, self.grid.widths[0]
@@ -93,16 +100,36 @@ class BandSplit(nn.Module):
         self.gain = nn.Parameter(torch.ones(k, 2 * w))
         self.weight = nn.Parameter(torch.randn(k, fan_in, n_features) / fan_in**0.5)
         self.bias = nn.Parameter(torch.zeros(k, 1, n_features))
+        self.mid_weight = nn.Parameter(torch.zeros(k, fan_in, n_features)) if mid_input else None
 
-    def forward(self, spec: Tensor) -> Tensor:
-        """(b, t, f, 2) -> (k, b, t, n)."""
+    def forward(self, spec: Tensor, channels: int | None = None) -> Tensor:
+        """(b, t, f, 2) -> (k, b, t, n); items are signals of ``channels`` consecutive
+        channels (None: all ``b`` items are the channels of one signal)."""
         b, t = spec.shape[:2]
         x = self.grid.gather(spec, 0).flatten(-2)  # b t k 2w
         power = x.pow(2).sum(-1, keepdim=True) / self.grid.count0
-        x = x * torch.rsqrt(power + _EPS) * self.gain
-        x = torch.cat([x, 0.5 * torch.log10(power + _EPS)], -1)
-        x = x.flatten(0, 1).transpose(0, 1)  # k (b t) 2w+1
-        return torch.baddbmm(self.bias, x, self.weight).unflatten(1, (b, t))
+        own = torch.cat([x * torch.rsqrt(power + _EPS) * self.gain, _log_level(power)], -1)
+        y = torch.baddbmm(self.bias, _band_major(own), self.weight)
+        if self.mid_weight is not None:
+            c = channels or b
+            mid = x.unflatten(0, (b // c, c)).mean(1, keepdim=True).expand(-1, c, -1, -1, -1)
+            mid = mid.flatten(0, 1)
+            mid_power = mid.pow(2).sum(-1, keepdim=True) / self.grid.count0
+            louder = torch.maximum(power, mid_power)
+            rel = (_log_level(mid_power) - _log_level(power)).clamp(-3.0, 3.0)
+            feats = torch.cat([mid * torch.rsqrt(louder + _EPS), rel], -1)
+            y = torch.baddbmm(y, _band_major(feats), self.mid_weight)
+        return y.unflatten(1, (b, t))
+
+
+def _log_level(power: Tensor) -> Tensor:
+    """log10 RMS of a band from its mean power."""
+    return 0.5 * torch.log10(power + _EPS)
+
+
+def _band_major(x: Tensor) -> Tensor:
+    """(b, t, k, m) -> (k, b t, m)."""
+    return x.flatten(0, 1).transpose(0, 1)
 
 
 class _Residual(nn.Module):
@@ -195,7 +222,7 @@ class BSRNN(nn.Module):
         self.cfg = cfg
         layout = band_layout(cfg.band_layout, cfg.sample_rate, cfg.n_fft)
         self.layout = layout
-        self.split = BandSplit(layout, cfg.n_features)
+        self.split = BandSplit(layout, cfg.n_features, cfg.mid_input)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_blocks))
         self.heads = MaskHeads(layout, cfg)
 
@@ -204,20 +231,27 @@ class BSRNN(nn.Module):
         shape = (1, self.layout.n_bands * batch, self.cfg.time_hidden)
         return [(torch.zeros(shape), torch.zeros(shape)) for _ in self.blocks]
 
-    def forward(self, spec: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(
+        self, spec: Tensor, state: State | None = None, channels: int | None = None
+    ) -> tuple[Tensor, State]:
         """Masks for a spectrogram: (b, f, t) complex -> ((b, s, f, t) complex, state).
 
         ``state`` is the state after the previous frames (None: silence before).
+        ``channels``: items are signals of this many consecutive channels (None: the
+        ``b`` items are the channels of one signal).
         """
-        masks, new_state = self.real_masks(torch.view_as_real(spec.transpose(1, 2)), state)
+        spec = torch.view_as_real(spec.transpose(1, 2))
+        masks, new_state = self.real_masks(spec, state, channels)
         return torch.view_as_complex(masks.contiguous()), new_state
 
-    def real_masks(self, spec: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def real_masks(
+        self, spec: Tensor, state: State | None = None, channels: int | None = None
+    ) -> tuple[Tensor, State]:
         """``forward`` on real tensors: (b, t, f, 2) -> ((b, s, f, t, 2), state).
 
         Autocast (bf16 training) runs this part; complex tensors have no bf16 type.
         """
-        x = self.split(spec)  # k b t n
+        x = self.split(spec, channels)  # k b t n
         new_state: State = []
         for i, block in enumerate(self.blocks):
             x, st = block(x, None if state is None else state[i])
@@ -252,7 +286,7 @@ class BSRNN(nn.Module):
         k, n, s = lay.n_bands, c.n_features, len(c.stems)
         groups = self.heads.grid
         widths = [(len(m), w) for m, w in zip(groups.groups, groups.widths, strict=True)]
-        split = k * (2 * self.split.grid.widths[0] + 1) * n
+        split = k * (2 * self.split.grid.widths[0] + 1) * n * (2 if c.mid_input else 1)
         time = k * (4 * c.time_hidden * (n + c.time_hidden) + c.time_hidden * n)
         band = k * (8 * c.band_hidden * (n + c.band_hidden) + 2 * c.band_hidden * n)
         heads = k * n * s * c.head_hidden + sum(s * kg * c.head_hidden * 4 * w for kg, w in widths)

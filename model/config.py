@@ -32,6 +32,9 @@ class ModelConfig:
     # A stem whose mask is one minus the others' ("" for none): the stems then always
     # sum to the mixture, and what the other masks leave out is heard in this stem.
     residual_stem: str = ""
+    # Each channel's band split also sees the mix-down of its signal's channels
+    # (where a sound is panned); off: every channel is separated on its own.
+    mid_input: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -87,6 +90,8 @@ class ModelConfig:
         for f in fields(cls):
             if f.name in d and f.type == "int" and not isinstance(d[f.name], int):
                 raise ValueError(f"model config key {f.name!r} must be an integer")
+            if f.name in d and f.type == "bool" and not isinstance(d[f.name], bool):
+                raise ValueError(f"model config key {f.name!r} must be true or false")
         return cls(**d)
 
     def to_json(self, path: Path) -> None:

@@ -171,3 +171,64 @@ def test_a_residual_stem_takes_what_the_others_leave(backend):
     assert np.abs(offline[3]).max() > 1e-3  # the residual is not silent
     with pytest.raises(ValueError, match="residual_stem 'piano'"):
         ModelConfig.preset("tiny", residual_stem="piano")
+
+
+def _mid_model(seed: int = 6, weight: float = 0.3):
+    """The tiny preset with mid input and a non-zero map of the mix-down."""
+    from model.bsrnn import BSRNN
+    from model.config import ModelConfig
+
+    torch.manual_seed(seed)
+    model = BSRNN(ModelConfig.preset("tiny", mid_input=True))
+    with torch.no_grad():
+        model.split.mid_weight.normal_(0.0, weight)
+    return model
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_mid_input_streams_as_offline_and_causally(backend):
+    sep = Separator(_mid_model(), backend=backend)
+    x = _noise(9000, seed=1)
+    offline = sep.separate(x, chunk_frames=13)
+    d = sep.latency_samples
+    for sizes in ([1], [37], [512, 3, 700]):
+        streamed = _stream(sep, x, sizes)
+        assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
+    n = 5000
+    x2 = x.copy()
+    x2[1, n:] = _noise(x.shape[1] - n, channels=1, seed=9)[0]  # the right channel's future
+    y1, y2 = _stream(sep, x, [129]), _stream(sep, x2, [129])
+    assert np.array_equal(y1[..., :n], y2[..., :n])  # nothing earlier moves, in either channel
+    assert not np.allclose(y1[:, 0, n:], y2[:, 0, n:])  # the left channel hears the right
+    assert _stream(sep, _noise(1000, channels=1), [50]).shape == (4, 1, 1000)
+
+
+def test_mid_input_couples_channels_only_when_on():
+    """Without mid input the left channel's stems ignore the right channel; with it they
+    do not. A zero map of the mix-down is the model without it (a grown model starts as
+    the one it was grown from), and items are grouped by their signal's channels."""
+    from dataclasses import replace
+
+    from model.bsrnn import BSRNN
+
+    mid = _mid_model()
+    plain = BSRNN(replace(mid.cfg, mid_input=False))
+    plain.load_state_dict(mid.state_dict(), strict=False)
+    x = _noise(4000, seed=2)
+    x2 = x.copy()
+    x2[1] = _noise(4000, channels=1, seed=8)[0]
+    for model, coupled in ((plain, False), (mid, True)):
+        sep = Separator(model, backend="torch")
+        left, left2 = sep.separate(x)[:, 0], sep.separate(x2)[:, 0]
+        assert np.array_equal(left, left2) != coupled
+    with torch.no_grad():
+        zeroed = _mid_model()
+        zeroed.split.mid_weight.zero_()
+    same = Separator(zeroed, backend="torch").separate(x)
+    assert np.abs(same - Separator(plain, backend="torch").separate(x)).max() < 1e-6
+    spec = CausalSTFT(mid.cfg.n_fft, mid.cfg.hop).analyse(torch.from_numpy(np.concatenate([x, x2])))
+    with torch.no_grad():
+        both, _ = mid(spec, None, channels=2)
+        first, _ = mid(spec[:2])
+        second, _ = mid(spec[2:])
+    assert torch.allclose(both, torch.cat([first, second]), atol=1e-6)

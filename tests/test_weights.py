@@ -82,6 +82,10 @@ def test_weights_of_another_config(saved, tmp_path):
             '{"format": "stemlive-weights", "version": 1, "model": {"colour": "red"}}',
             "unknown model config keys",
         ),
+        (
+            '{"format": "stemlive-weights", "version": 1, "model": {"mid_input": "yes"}}',
+            "mid_input.*true or false",
+        ),
     ],
 )
 def test_bad_config_files(saved, content, message):

@@ -103,20 +103,23 @@ class SeparationNet(nn.Module):
         self.model, self.bf16 = model, bf16
         self.stft = CausalSTFT(model.cfg.n_fft, model.cfg.hop)
 
-    def forward(self, mix: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, State]:
+    def forward(
+        self, mix: Tensor, state: State | None = None, channels: int | None = None
+    ) -> tuple[Tensor, Tensor, State]:
         """(b, n) -> ((b, s, f, t) complex, (b, s, n), the LSTM state after the last frame).
 
         ``state``: the state after the previous segment of the same mixtures (None: silence).
+        ``channels``: the items are mixtures of this many consecutive channels.
         """
         spec = self.stft.analyse(mix)
         if self.bf16:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 masks, new_state = self.model.real_masks(
-                    torch.view_as_real(spec.transpose(1, 2)), state
+                    torch.view_as_real(spec.transpose(1, 2)), state, channels
                 )
             masks = torch.view_as_complex(masks.float().contiguous())
         else:
-            masks, new_state = self.model(spec, state)
+            masks, new_state = self.model(spec, state, channels)
         est_spec = masks * spec[:, None]
         return est_spec, self.stft.synthesise(est_spec, mix.shape[-1]), new_state
 
@@ -477,11 +480,13 @@ class Trainer:
     def train_step(self, batch: np.ndarray) -> dict[str, float]:
         """Forward, backward, clip, Adam, schedule: returns the loss parts and timings."""
         mix, targets, *known = to_items(batch)
+        channels = (batch[0] if isinstance(batch, tuple) else batch).shape[2]
         t0 = time.perf_counter()
         # Carried segments continue the previous step's mixtures from its final state
         # (truncated backpropagation through time: the state is a constant here).
         k = self.cfg.data.carry_segments
-        est_spec, est_wave, state = self.ddp(mix, self.carry if k > 1 and self.step % k else None)
+        carry = self.carry if k > 1 and self.step % k else None
+        est_spec, est_wave, state = self.ddp(mix, carry, channels)
         if k > 1:
             self.carry = [(h.detach(), c.detach()) for h, c in state]
         loss, parts = self.loss_fn(est_spec, est_wave, targets, *known)

@@ -50,7 +50,7 @@ def benchmark(cfg: TrainConfig, steps: int = 5, warmup: int = 2) -> dict:
             _, batch = data.next()
             mix, targets = to_items(batch)
             t1 = time.perf_counter()
-            est_spec, est_wave, _ = net(mix)
+            est_spec, est_wave, _ = net(mix, None, batch.shape[2])
             loss, _ = loss_fn(est_spec, est_wave, targets)
             t2 = time.perf_counter()
             opt.zero_grad(set_to_none=True)

@@ -59,6 +59,7 @@ def _train(args: argparse.Namespace) -> int:
             ("n_blocks", args.n_blocks),
             ("head_hidden", args.head_hidden),
             ("residual_stem", args.residual_stem),
+            ("mid_input", args.mid_input),
         )
         if v is not None
     }
@@ -265,6 +266,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--residual-stem",
         metavar="STEM",
         help="this stem's mask is 1 - the others' (stems sum to the mixture); '' for none",
+    )
+    p.add_argument(
+        "--mid-input",
+        action=argparse.BooleanOptionalAction,
+        help="each channel also sees the mix-down of its signal's channels (stereo cues); "
+        "with --init from a model without, its map starts at zero",
     )
     p.add_argument("--data", help="corpus root (MUSDB18-HQ layout)")
     p.add_argument(
