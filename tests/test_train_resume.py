@@ -163,3 +163,26 @@ def test_a_deeper_model_grown_from_a_trained_one_starts_as_the_same_separator(tm
     assert all(bool(b.time.rnn.weight_ih_l0.detach().any()) for b in new)  # not dead
     grown.run()
     assert all(bool(b.time.proj.weight.detach().any()) for b in new)
+
+
+def test_a_model_grown_with_mid_input_starts_as_the_same_separator(tmp_path):
+    """--init with --mid-input: the copied model's masks, then the mix-down's map learns."""
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", valid_every=2, valid_songs=1, valid_seconds=1)
+    Trainer(replace(cfg, max_steps=2), tmp_path / "a", log=quiet).run()
+    src_model = load_model(tmp_path / "a" / "best")[0]
+    grown = Trainer(
+        replace(cfg, model=replace(cfg.model, mid_input=True), max_steps=3),
+        tmp_path / "b",
+        init_weights=tmp_path / "a" / "best",
+        log=quiet,
+    )
+    torch.manual_seed(3)
+    spec = torch.randn(2, cfg.model.n_fft // 2 + 1, 20, dtype=torch.complex64)
+    with torch.no_grad():
+        want, _ = src_model(spec)
+        got, _ = grown.model(spec)
+    assert torch.allclose(got, want, atol=1e-6)
+    grown.run()
+    assert bool(grown.model.split.mid_weight.detach().any())
+    assert load_model(tmp_path / "b" / "best")[0].cfg.mid_input
