@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,25 @@ def test_carried_segments_continue_the_same_mixtures(tmp_path):
         make_batch(fewer, cfg, 4), _draw(fewer, cfg, [cfg.seed, 1, 3], 3)[..., n : 2 * n]
     )
     assert not np.array_equal(make_batch(fewer, cfg, 4), window[..., n : 2 * n])
+
+
+def test_mono_mixtures_are_the_same_draws_made_mono(tmp_path):
+    """p_mono 1: every mixture's channels are equal, and each is the mean of the channels
+    of the stereo mixture drawn with p_mono 0 (up to the anti-clipping scale)."""
+    make_corpus(tmp_path)
+    corpus = Corpus(tmp_path, "train")
+    cfg = DataConfig(root=str(tmp_path), segment_seconds=0.25, batch_size=3, p_silence=0.0)
+    stereo = make_batch(corpus, cfg, 5)
+    mono = make_batch(corpus, replace(cfg, p_mono=1.0), 5)
+    np.testing.assert_array_equal(mono[:, :, 0], mono[:, :, 1])
+    assert not np.allclose(stereo[:, :, 0], stereo[:, :, 1])
+    for b in range(cfg.batch_size):
+        want = stereo[b].mean(1)
+        scale = np.abs(mono[b, :, 0]).max() / np.abs(want).max()
+        np.testing.assert_allclose(mono[b, :, 0], scale * want, atol=1e-6)
+    half = [make_batch(corpus, replace(cfg, p_mono=0.5), k) for k in range(8)]
+    flags = [np.array_equal(x[b, :, 0], x[b, :, 1]) for x in half for b in range(3)]
+    assert any(flags) and not all(flags)
 
 
 def test_the_worker_process_makes_the_same_batches_in_order(tmp_path):

@@ -76,11 +76,14 @@ def _train(args: argparse.Namespace) -> int:
             ("batch_size", args.batch),
             ("max_songs", args.max_songs),
             ("carry_segments", args.carry),
+            ("p_mono", args.p_mono),
         )
         if v is not None
     }
     if args.carry is not None and args.carry < 1:
         raise StemliveError(f"--carry must be 1 or more, got {args.carry}")
+    if args.p_mono is not None and not 0.0 <= args.p_mono <= 1.0:
+        raise StemliveError(f"--p-mono must be between 0 and 1, got {args.p_mono}")
     if data_over:
         cfg = replace(cfg, data=replace(cfg.data, **data_over))
     loss_over = {
@@ -302,6 +305,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="K consecutive steps continue the same mixtures, carrying the LSTM state "
         "(K segments of context, as when streaming; 1: off)",
+    )
+    p.add_argument(
+        "--p-mono",
+        type=float,
+        metavar="P",
+        help="chance that a training mixture is made mono (both channels their mean)",
     )
     p.add_argument("--threads", type=int)
     p.add_argument("--workers", type=int, help="data worker processes (0: inline)")

@@ -35,6 +35,9 @@ class DataConfig:
     gain_db: float = 6.0  # random gain per stem, uniform in +-gain_db
     p_silence: float = 0.1  # chance that a stem is silenced in a mixture
     p_swap: float = 0.5  # chance of a left/right swap per stem
+    # Chance that a mixture is made mono (both channels their mean): live inputs often
+    # are, and a model that hears the stereo field must not rely on it.
+    p_mono: float = 0.0
     min_rms_db: float = -50.0  # energy filter: a stem segment quieter than this is redrawn
     seed: int = 0
     max_songs: int = 0  # 0: every song of the split
@@ -167,6 +170,8 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
     n = k * int(round(cfg.segment_seconds * corpus.sample_rate))
     floor = 10 ** (cfg.min_rms_db / 20)
     batch = np.zeros((cfg.batch_size, len(STEMS), 2, n), np.float32)
+    # Its own generator, so that the mixtures drawn are the same whatever p_mono is.
+    mono = np.random.default_rng([*seed, 1]).random(cfg.batch_size) < cfg.p_mono
     for b in range(cfg.batch_size):
         song = int(rng.integers(len(corpus)))
         start = None
@@ -187,6 +192,8 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
             if rng.random() < cfg.p_swap:
                 seg = seg[::-1]
             batch[b, s] = gain * seg
+        if mono[b]:
+            batch[b] = batch[b].mean(1, keepdims=True)
     # Keep the mixture out of clipping, as a real master would.
     peak = np.abs(batch.sum(1)).max(axis=(-2, -1), keepdims=True)[:, None]
     return batch / np.maximum(peak / 0.99, 1.0)
