@@ -85,14 +85,15 @@ class BandSplit(nn.Module):
     padded grid: the split is cheap in MACs, and one grid means few operations
     per streamed frame.
 
-    With ``mid_input`` each channel also sees the mix-down (mean) of its
-    signal's channels: the same bins, normalised by the louder of the two
-    band levels, and the log level of the mix-down relative to its own. That
-    is where a sound sits in the stereo field (vocals, bass and kick mostly in
-    the centre), which a channel alone cannot tell. The mix-down's map starts
-    at zero, so a model grown from one without it starts as the same separator,
-    and is applied times ``MID_GAIN``: Adam's steps do not scale with a weight,
-    so the new map learns that much faster than the trained trunk beside it.
+    With ``mid_input`` each channel also sees where each of its bins sits in
+    the stereo field (vocals, bass and kick mostly in the centre), which a
+    channel alone cannot tell: per bin, its product with the mix-down (the
+    mean of the signal's channels) and the difference of their powers, over
+    the sum of their powers (bounded; 1/2 and 0 for a centred sound), and the
+    band's level relative to the mix-down's. Their map starts at zero, so a
+    model grown from one without it starts as the same separator, and is
+    applied times ``MID_GAIN``: Adam's steps do not scale with a weight, so the
+    new map learns that much faster than the trained trunk beside it.
     """
 
     def __init__(self, layout: BandLayout, n_features: int, mid_input: bool = False) -> None:
@@ -103,26 +104,35 @@ class BandSplit(nn.Module):
         self.gain = nn.Parameter(torch.ones(k, 2 * w))
         self.weight = nn.Parameter(torch.randn(k, fan_in, n_features) / fan_in**0.5)
         self.bias = nn.Parameter(torch.zeros(k, 1, n_features))
-        self.mid_weight = nn.Parameter(torch.zeros(k, fan_in, n_features)) if mid_input else None
+        self.mid_weight = nn.Parameter(torch.zeros(k, 3 * w + 1, n_features)) if mid_input else None
 
     def forward(self, spec: Tensor, channels: int | None = None) -> Tensor:
         """(b, t, f, 2) -> (k, b, t, n); items are signals of ``channels`` consecutive
         channels (None: all ``b`` items are the channels of one signal)."""
         b, t = spec.shape[:2]
-        x = self.grid.gather(spec, 0).flatten(-2)  # b t k 2w
+        bins = self.grid.gather(spec, 0)  # b t k w 2
+        x = bins.flatten(-2)  # b t k 2w
         power = x.pow(2).sum(-1, keepdim=True) / self.grid.count0
         own = torch.cat([x * torch.rsqrt(power + _EPS) * self.gain, _log_level(power)], -1)
         y = torch.baddbmm(self.bias, _band_major(own), self.weight)
         if self.mid_weight is not None:
-            c = channels or b
-            mid = x.unflatten(0, (b // c, c)).mean(1, keepdim=True).expand(-1, c, -1, -1, -1)
-            mid = mid.flatten(0, 1)
-            mid_power = mid.pow(2).sum(-1, keepdim=True) / self.grid.count0
-            louder = torch.maximum(power, mid_power)
-            rel = (_log_level(mid_power) - _log_level(power)).clamp(-3.0, 3.0)
-            feats = torch.cat([mid * torch.rsqrt(louder + _EPS), rel], -1)
+            feats = self._stereo(bins, power, channels or b)
             y = torch.baddbmm(y, _band_major(feats), self.mid_weight, alpha=MID_GAIN)
         return y.unflatten(1, (b, t))
+
+    def _stereo(self, bins: Tensor, power: Tensor, c: int) -> Tensor:
+        """Stereo position of each bin against the mix-down: (b, t, k, w, 2) -> (b, t, k, 3w+1)."""
+        b = bins.shape[0]
+        mid = bins.unflatten(0, (b // c, c)).mean(1, keepdim=True).expand(-1, c, -1, -1, -1, -1)
+        mid = mid.flatten(0, 1)
+        re, im, m_re, m_im = bins[..., 0], bins[..., 1], mid[..., 0], mid[..., 1]
+        p_own, p_mid = re * re + im * im, m_re * m_re + m_im * m_im  # b t k w
+        mid_power = p_mid.sum(-1, keepdim=True) / self.grid.count0
+        # A floor 30 dB under the band's level keeps near-silent bins from looking panned.
+        den = p_own + p_mid + 1e-3 * (power + mid_power) + _EPS
+        cross_re, cross_im = re * m_re + im * m_im, im * m_re - re * m_im
+        rel = (_log_level(mid_power) - _log_level(power)).clamp(-3.0, 3.0)
+        return torch.cat([cross_re / den, cross_im / den, (p_own - p_mid) / den, rel], -1)
 
 
 def _log_level(power: Tensor) -> Tensor:
@@ -289,7 +299,8 @@ class BSRNN(nn.Module):
         k, n, s = lay.n_bands, c.n_features, len(c.stems)
         groups = self.heads.grid
         widths = [(len(m), w) for m, w in zip(groups.groups, groups.widths, strict=True)]
-        split = k * (2 * self.split.grid.widths[0] + 1) * n * (2 if c.mid_input else 1)
+        w = self.split.grid.widths[0]
+        split = k * (2 * w + 1 + (3 * w + 1 if c.mid_input else 0)) * n
         time = k * (4 * c.time_hidden * (n + c.time_hidden) + c.time_hidden * n)
         band = k * (8 * c.band_hidden * (n + c.band_hidden) + 2 * c.band_hidden * n)
         heads = k * n * s * c.head_hidden + sum(s * kg * c.head_hidden * 4 * w for kg, w in widths)
