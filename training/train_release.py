@@ -41,6 +41,11 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
         if m.get("residual_stem")
         else ""
     )
+    if m.get("mid_input"):
+        residual += (
+            "\n\nEach channel also hears where its bins sit in the stereo field (against the\n"
+            "mix-down of all channels); a mono input is heard as all in the centre."
+        )
     return f"""# stemlive weights: {name}
 
 Causal Band-Split RNN (shared trunk, one mask head per stem), streaming with
