@@ -35,6 +35,10 @@ class ModelConfig:
     # Each channel's band split also sees the mix-down of its signal's channels
     # (where a sound is panned); off: every channel is separated on its own.
     mid_input: bool = False
+    # How the separator applies the masks (not the network: training ignores it):
+    # this share of each stem's mask is the ratio of the stems' estimated powers,
+    # a Wiener-style soft mask that smooths what the complex masks leave uneven.
+    ratio_blend: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -51,6 +55,8 @@ class ModelConfig:
                 problems.append(f"{name} must be at least 1")
         if not self.stems or len(set(self.stems)) != len(self.stems):
             problems.append(f"stems {self.stems} must be distinct and not empty")
+        if not 0.0 <= self.ratio_blend <= 1.0:
+            problems.append(f"ratio_blend {self.ratio_blend} must be between 0 and 1")
         if self.residual_stem and self.residual_stem not in self.stems:
             problems.append(f"residual_stem {self.residual_stem!r} is not one of {self.stems}")
         if problems:
@@ -90,6 +96,8 @@ class ModelConfig:
         for f in fields(cls):
             if f.name in d and f.type == "int" and not isinstance(d[f.name], int):
                 raise ValueError(f"model config key {f.name!r} must be an integer")
+            if f.name in d and f.type == "float" and not isinstance(d[f.name], int | float):
+                raise ValueError(f"model config key {f.name!r} must be a number")
             if f.name in d and f.type == "bool" and not isinstance(d[f.name], bool):
                 raise ValueError(f"model config key {f.name!r} must be true or false")
         return cls(**d)

@@ -29,6 +29,18 @@ from model.stft import (
 MAX_BLOCK = 8192
 
 
+def blend_ratio_masks(masks, spec, blend: float):
+    """Masks (c, s, f, ...) for spectra (c, f, ...), numpy or torch: ``1 - blend`` of each
+    complex mask plus ``blend`` of its stem's share of the stems' estimated power (mean
+    over channels). Both parts sum to one over the stems when the masks do, so a residual
+    stem still makes the stems sum to the input. Per frame: no added latency."""
+    if not blend:
+        return masks
+    power = (abs(masks * spec[:, None]) ** 2).mean(0)  # s f ...
+    ratio = power / (power.sum(0)[None] + 1e-20)
+    return (1.0 - blend) * masks + blend * ratio[None]
+
+
 class Separator:
     """Stem separation of a stream or a whole signal with a causal BSRNN."""
 
@@ -162,7 +174,7 @@ class Separator:
 
     def _process_frame(self) -> None:
         spec = np.fft.rfft(self._in * self._win_a).astype(np.complex64)  # c f
-        masks = self._masks(spec)  # c s f
+        masks = blend_ratio_masks(self._masks(spec), spec, self.cfg.ratio_blend)  # c s f
         time = np.fft.irfft(masks * spec[:, None], n=self.n_fft) * self._win_s  # c s n
         self._ola += time.transpose(1, 0, 2)
         # Slide the input by one hop, emit the now final hop of output.
@@ -206,7 +218,7 @@ class Separator:
             m1 = min(n_frames, m0 + chunk_frames)
             spec = stft_frames(x[:, m0 * hop : (m1 - 1) * hop + n_fft], n_fft, hop, win_a)
             masks, state = self.model(spec, state)  # c s f t
-            est = masks * spec[:, None]
+            est = blend_ratio_masks(masks, spec, self.cfg.ratio_blend) * spec[:, None]
             frames = torch.fft.irfft(est.transpose(-1, -2), n=n_fft) * win_s  # c s t n
             seg = overlap_add(frames.transpose(0, 1), hop)  # s c samples
             out[:, :, m0 * hop : m0 * hop + seg.shape[-1]] += seg

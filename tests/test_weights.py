@@ -86,6 +86,10 @@ def test_weights_of_another_config(saved, tmp_path):
             '{"format": "stemlive-weights", "version": 1, "model": {"mid_input": "yes"}}',
             "mid_input.*true or false",
         ),
+        (
+            '{"format": "stemlive-weights", "version": 1, "model": {"ratio_blend": 2}}',
+            "ratio_blend 2 must be between 0 and 1",
+        ),
     ],
 )
 def test_bad_config_files(saved, content, message):
