@@ -110,6 +110,10 @@ def test_release_export_loads_and_its_card_says_how_it_was_made(tmp_path):
     assert "`stemlive train --steps 2`" in card and "- Notes: corpus grew" in card
     sep = Separator.load(str(dst))
     assert sep.info["notes"] == "corpus grew" and sep.info["steps"] == 2
+    assert sep.cfg.ratio_blend == 0.0 and "ratio_blend" not in card
+    blended = export(tmp_path / "run" / "best", tmp_path / "rel2", ratio_blend=0.3)
+    assert Separator.load(str(blended)).cfg.ratio_blend == 0.3
+    assert "0.3 its share" in (blended / "MODEL_CARD.md").read_text()
 
 
 def test_torchrun_two_processes_agree_on_weights(tmp_path):

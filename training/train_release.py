@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from model.weights import save_model
@@ -41,6 +42,11 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
         if m.get("residual_stem")
         else ""
     )
+    if m.get("ratio_blend"):
+        residual += (
+            f"\n\nEach stem's mask is {1 - m['ratio_blend']:.2g} its complex mask and "
+            f"{m['ratio_blend']:.2g} its share\nof the stems' estimated power (`ratio_blend`)."
+        )
     if m.get("mid_input"):
         residual += (
             "\n\nEach channel also hears where its bins sit in the stereo field (against the\n"
@@ -73,9 +79,19 @@ audible bleed between stems, and weaker results on real recordings.
 """
 
 
-def export(src: Path, dst: Path, name: str = "default", command: str = "", notes: str = "") -> Path:
-    """Export a compact checkpoint folder ``src`` as a release into ``dst``."""
+def export(
+    src: Path,
+    dst: Path,
+    name: str = "default",
+    command: str = "",
+    notes: str = "",
+    ratio_blend: float | None = None,
+) -> Path:
+    """Export a compact checkpoint folder ``src`` as a release into ``dst``; ``ratio_blend``
+    replaces the checkpoint's (how the separator applies the masks, not a weight)."""
     model, state = load_compact(src)
+    if ratio_blend is not None:
+        model.cfg = replace(model.cfg, ratio_blend=ratio_blend)
     info = json.loads((src / "config.json").read_text())["info"]
     info["name"] = name
     if notes:  # what the info cannot say, e.g. a corpus that changed during the run
@@ -93,10 +109,16 @@ def export_release(trainer, dst: Path) -> Path:
     return export(trainer.run_dir / "best", dst)
 
 
-if __name__ == "__main__":  # python -m training.train_release SRC DST [NAME [NOTES]]
+if __name__ == "__main__":
+    import argparse
     import shlex
 
-    name = sys.argv[3] if len(sys.argv) > 3 else "default"
-    notes = sys.argv[4] if len(sys.argv) > 4 else ""
+    p = argparse.ArgumentParser(prog="python -m training.train_release", description=__doc__)
+    p.add_argument("src", type=Path, help="compact checkpoint folder")
+    p.add_argument("dst", type=Path, help="release folder to write")
+    p.add_argument("name", nargs="?", default="default")
+    p.add_argument("notes", nargs="?", default="")
+    p.add_argument("--ratio-blend", type=float, help="the separator's ratio_blend (0..1)")
+    a = p.parse_args()
     cmd = "python -m training.train_release " + shlex.join(sys.argv[1:])
-    print(export(Path(sys.argv[1]), Path(sys.argv[2]), name, cmd, notes))
+    print(export(a.src, a.dst, a.name, cmd, a.notes, a.ratio_blend))
