@@ -208,7 +208,7 @@ def test_carried_segments_start_each_step_from_the_previous_state(tmp_path):
     tr = Trainer(cfg, tmp_path / "run", log=quiet)
     seen: list = []
     forward = tr.net.forward
-    tr.ddp = lambda mix, state: seen.append(state) or forward(mix, state)
+    tr.ddp = lambda mix, state, channels: seen.append(state) or forward(mix, state, channels)
     for step in range(3):
         tr.train_step(make_batch(tr.train_corpus, cfg.data, step))
     assert seen[0] is None and seen[2] is None  # each window starts from silence
