@@ -19,7 +19,7 @@ from training.train import Trainer, validate, validation_fingerprint, validation
 from training.train_data import Corpus
 
 REPO = Path(__file__).resolve().parents[1]
-COMMITTED = REPO / "training" / "checkpoints" / "std2c"
+COMMITTED = REPO / "training" / "checkpoints" / "st3"
 
 
 def test_resume_from_a_compact_checkpoint_continues_the_curve(tmp_path):
