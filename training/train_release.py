@@ -36,19 +36,19 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
         )
     m = cfg
     notes = f"\n- Notes: {info['notes']}" if info.get("notes") else ""
-    residual = (
+    extras = (
         f"\n\nThe {m['residual_stem']} stem is the residual (its mask is one minus the others'):\n"
         "the four stems always sum to the input."
         if m.get("residual_stem")
         else ""
     )
     if m.get("ratio_blend"):
-        residual += (
+        extras += (
             f"\n\nEach stem's mask is {1 - m['ratio_blend']:.2g} its complex mask and "
             f"{m['ratio_blend']:.2g} its share\nof the stems' estimated power (`ratio_blend`)."
         )
     if m.get("mid_input"):
-        residual += (
+        extras += (
             "\n\nEach channel also hears where its bins sit in the stereo field (against the\n"
             "mix-down of all channels); a mono input is heard as all in the centre."
         )
@@ -57,7 +57,7 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
 Causal Band-Split RNN (shared trunk, one mask head per stem), streaming with
 {m["n_fft"] - 1} samples of latency at {m["sample_rate"]} Hz (n_fft {m["n_fft"]}, hop {m["hop"]};
 N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, band hidden
-{m["band_hidden"]}, head hidden {m["head_hidden"]}).{residual}
+{m["band_hidden"]}, head hidden {m["head_hidden"]}).{extras}
 
 - Trained: {info.get("trained")}, {info.get("steps")} steps, {info.get("time")}
 - Data: {info.get("data")}
