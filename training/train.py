@@ -61,6 +61,7 @@ class TrainConfig:
     valid_every: int = 200  # steps between validations
     valid_songs: int = 6
     valid_seconds: float = 12.0
+    valid_root: str = ""  # validate on valid_root/valid ("": the training corpus's valid split)
     checkpoint_minutes: float = 10.0
     patience: int = 0  # early stop after this many validations without improvement (0: off)
     log_every: int = 10
@@ -311,7 +312,7 @@ class Trainer:
         self.valid: list[np.ndarray] = []
         self.baselines: dict = {}
         if self.rank == 0 and cfg.valid_songs:
-            self.valid = validation_set(cfg, Corpus(cfg.data.root, "valid"))
+            self.valid = validation_set(cfg, Corpus(cfg.valid_root or cfg.data.root, "valid"))
             self.baselines = reference_baselines(self.valid)
             self._check_valid_set(validation_fingerprint(self.valid))
 
@@ -325,7 +326,8 @@ class Trainer:
         if not self.curve or before == fingerprint:
             return
         self.log(
-            f"the validation songs in {self.cfg.data.root}/valid (fingerprint {fingerprint}) "
+            f"the validation songs in {self.cfg.valid_root or self.cfg.data.root}/valid "
+            f"(fingerprint {fingerprint}) "
             f"are not those the curve was measured on ({before or 'not recorded'}): "
             f"re-measuring step {self.step} on them; the best score restarts from there"
         )

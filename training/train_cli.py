@@ -77,13 +77,17 @@ def _train(args: argparse.Namespace) -> int:
             ("max_songs", args.max_songs),
             ("carry_segments", args.carry),
             ("p_mono", args.p_mono),
+            ("vocal_root", args.vocals),
+            ("p_real_vocal", args.p_real_vocal),
+            ("p_real_backing", args.p_real_backing),
+            ("p_stem_fx", args.p_stem_fx),
+            ("p_speed", args.p_speed),
+            ("p_band_limit", args.p_band_limit),
         )
         if v is not None
     }
     if args.carry is not None and args.carry < 1:
         raise StemliveError(f"--carry must be 1 or more, got {args.carry}")
-    if args.p_mono is not None and not 0.0 <= args.p_mono <= 1.0:
-        raise StemliveError(f"--p-mono must be between 0 and 1, got {args.p_mono}")
     if data_over:
         cfg = replace(cfg, data=replace(cfg.data, **data_over))
     loss_over = {
@@ -111,6 +115,7 @@ def _train(args: argparse.Namespace) -> int:
             ("patience", args.patience),
             ("lr", args.lr),
             ("ema", args.ema),
+            ("valid_root", args.valid_data),
         )
         if v is not None
     }
@@ -311,6 +316,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar="P",
         help="chance that a training mixture is made mono (both channels their mean)",
+    )
+    p.add_argument(
+        "--vocals", metavar="DIR", help="real voices: a folder made by `stemlive data mir1k`"
+    )
+    p.add_argument(
+        "--p-real-vocal", type=float, help="chance an item's vocals are a real voice (0-1)"
+    )
+    p.add_argument(
+        "--p-real-backing",
+        type=float,
+        help="chance an item is a real voice over its own real backing (vocals loss only)",
+    )
+    p.add_argument(
+        "--p-stem-fx", type=float, help="chance per stem of random EQ/saturation/compression"
+    )
+    p.add_argument("--p-speed", type=float, help="chance per stem of a pitch/tempo change")
+    p.add_argument("--p-band-limit", type=float, help="chance an item is low-passed at 6.5-8 kHz")
+    p.add_argument(
+        "--valid-data",
+        metavar="ROOT",
+        help="validate on ROOT/valid instead of the training corpus's (e.g. data/unseen)",
     )
     p.add_argument("--threads", type=int)
     p.add_argument("--workers", type=int, help="data worker processes (0: inline)")

@@ -49,6 +49,38 @@ class DataConfig:
     # LSTM state from one segment to the next, so the model learns from this many
     # segments of context, as it has when streaming; 1: every step draws anew).
     carry_segments: int = 1
+    # Real voices (training.real_vocals): a prepared MIR-1K folder, the chance that an
+    # item's vocal stem is a real voice over the corpus's other stems, and the chance that
+    # an item is a real voice over its own real backing (only the vocals are known; the
+    # backing joins the mixture unlabelled).
+    vocal_root: str = ""
+    p_real_vocal: float = 0.0
+    p_real_backing: float = 0.0
+    # Timbre and band augmentation: the chance per stem of a random colour (EQ,
+    # saturation, compression) and of a pitch/tempo change of up to +-speed_semitones;
+    # the chance that a whole item is low-passed at 6.5-8 kHz (a 16 kHz recording), so
+    # that "nothing above 8 kHz" is no cue for any one stem.
+    p_stem_fx: float = 0.0
+    p_speed: float = 0.0
+    speed_semitones: float = 2.0
+    p_band_limit: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
+                     "p_band_limit", "p_silence", "p_swap"):  # fmt: skip
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
+        if (self.p_real_vocal or self.p_real_backing) and not self.vocal_root:
+            raise StemliveError(
+                "real vocals (p_real_vocal, p_real_backing) need vocal_root: a folder made "
+                "by `stemlive data mir1k`"
+            )
+
+    @property
+    def labelled_residual(self) -> bool:
+        """Whether batches carry a residual and known-stem flags (tuples, not arrays)."""
+        return self.p_real_backing > 0
 
 
 class Corpus:
@@ -158,7 +190,12 @@ def make_batch(corpus: Corpus, cfg: DataConfig, step: int) -> np.ndarray:
     c, dc, w, _ = _window
     if not (c is corpus and dc == cfg and w == step // k):
         _window[:] = [corpus, cfg, step // k, _draw(corpus, cfg, [cfg.seed, step // k, k], k)]
-    return _window[3][..., j * n : (j + 1) * n].copy()
+    window = _window[3]
+    if isinstance(window, tuple):
+        stems, resid, known = window
+        part = slice(j * n, (j + 1) * n)
+        return stems[..., part].copy(), resid[..., part].copy(), known.copy()
+    return window[..., j * n : (j + 1) * n].copy()
 
 
 _window: list = [None, None, -1, None]  # the last carried window: [corpus, cfg, index, stems]
@@ -172,18 +209,30 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
     batch = np.zeros((cfg.batch_size, len(STEMS), 2, n), np.float32)
     # Its own generator, so that the mixtures drawn are the same whatever p_mono is.
     mono = np.random.default_rng([*seed, 1]).random(cfg.batch_size) < cfg.p_mono
+    augmented = bool(cfg.p_stem_fx or cfg.p_speed or cfg.vocal_root or cfg.p_band_limit)
+    # Pitch/tempo changes draw from their own generator too.
+    speed = np.random.default_rng([*seed, 3]) if cfg.p_speed else None
     for b in range(cfg.batch_size):
         song = int(rng.integers(len(corpus)))
         start = None
         for s in range(len(STEMS)):
+            m = n
+            if speed is not None:
+                from training.augment import speed_ratio
+
+                m = int(round(n * speed_ratio(speed, cfg.p_speed, cfg.speed_semitones)))
             # Redraw a silent segment a few times: silence teaches little (the paper's filter).
             for _ in range(4):
                 if cfg.remix or start is None:
                     if cfg.remix:
                         song = int(rng.integers(len(corpus)))
                     length = corpus.songs[song][0].shape[-1]
-                    start = int(rng.integers(max(1, length - n + 1)))
-                seg = _segment(corpus.songs[song][s], start, n)
+                    start = int(rng.integers(max(1, length - m + 1)))
+                seg = _segment(corpus.songs[song][s], start, m)
+                if m != n:
+                    from training.augment import resample_to
+
+                    seg = resample_to(seg, n)
                 if not cfg.remix or np.sqrt(np.mean(seg**2)) >= floor:
                     break
             gain = 10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db) / 20)
@@ -192,8 +241,19 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
             if rng.random() < cfg.p_swap:
                 seg = seg[::-1]
             batch[b, s] = gain * seg
-        if mono[b]:
+        if mono[b] and not augmented:
             batch[b] = batch[b].mean(1, keepdims=True)
+    if augmented:
+        from training.augment import augment_batch
+
+        batch, resid, known = augment_batch(batch, cfg, seed, corpus.sample_rate)
+        batch[mono] = batch[mono].mean(2, keepdims=True)
+        resid[mono] = resid[mono].mean(1, keepdims=True)
+        peak = np.abs(batch.sum(1) + resid).max(axis=(-2, -1), keepdims=True)
+        scale = 1 / np.maximum(peak / 0.99, 1.0)
+        if cfg.labelled_residual:
+            return batch * scale[:, None], resid * scale, known
+        return batch * scale[:, None]
     # Keep the mixture out of clipping, as a real master would.
     peak = np.abs(batch.sum(1)).max(axis=(-2, -1), keepdims=True)[:, None]
     return batch / np.maximum(peak / 0.99, 1.0)
@@ -249,10 +309,13 @@ def make_step(corpus: Corpus, partial: PartialCorpus | None, cfg: DataConfig, st
     if partial is None or not cfg.partial_batch:
         return batch
     ps, pr, pk = make_partial(partial, cfg, step)
-    b = batch.shape[0]
-    resid = np.concatenate([np.zeros((b, *pr.shape[1:]), np.float32), pr])
-    known = np.concatenate([np.ones((b, len(STEMS)), np.float32), pk])
-    return np.concatenate([batch, ps]), resid, known
+    if isinstance(batch, tuple):
+        stems, resid, known = batch
+    else:
+        stems = batch
+        resid = np.zeros((batch.shape[0], *pr.shape[1:]), np.float32)
+        known = np.ones((batch.shape[0], len(STEMS)), np.float32)
+    return (np.concatenate([stems, ps]), np.concatenate([resid, pr]), np.concatenate([known, pk]))
 
 
 def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> None:
@@ -260,6 +323,11 @@ def _worker(corpus: Corpus, cfg: DataConfig, start: int, queue: mp.Queue) -> Non
     # being terminated by close() would then print a traceback. Ctrl-C is the parent's.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Torch ops (the augmentation's FFTs) in a child forked after the trainer ran its
+    # thread pool hang in that pool's inherited state; one thread runs them inline.
+    import torch
+
+    torch.set_num_threads(1)
     parent = os.getppid()
     step = start
     while True:
