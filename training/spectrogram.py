@@ -58,5 +58,50 @@ def stem_spectrograms(song_dir: Path, out_png: Path, seconds: float | None = Non
     plt.close(fig)
 
 
-if __name__ == "__main__":
-    stem_spectrograms(Path(sys.argv[1]), Path(sys.argv[2]))
+def _db(mono: np.ndarray) -> np.ndarray:
+    win, hop = 2048, 512
+    frames = 1 + (len(mono) - win) // hop
+    idx = np.arange(win)[None, :] + hop * np.arange(frames)[:, None]
+    return 20 * np.log10(np.abs(np.fft.rfft(mono[idx] * np.hanning(win), axis=1)).T + 1e-7)
+
+
+def voice_air_figure(voice_wav: Path, out_png: Path, seed: int = 0) -> None:
+    """A 16 kHz-band voice before and after the record chain that gives it content above
+    8 kHz (``training.real_vocals.vocal_chain``), with their long-term spectra."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from training.real_vocals import vocal_chain
+
+    raw, sr = sf.read(voice_wav, dtype="float32", always_2d=True)
+    raw = raw.mean(axis=1)
+    made = vocal_chain(raw, sr, np.random.default_rng(seed)).mean(axis=0)
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8))
+    panels = (("as recorded (16 kHz)", raw), ("record chain", made))
+    for ax, (name, x) in zip(axes[:2], panels, strict=True):
+        db = _db(x)
+        ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 90,
+                  vmax=db.max(), extent=(0, len(x) / sr, 0, sr / 2000))  # fmt: skip
+        ax.axhline(8.0, color="cyan", lw=0.6, ls="--")
+        ax.set_ylabel(f"{name}\nkHz")
+        spectrum = 10 * np.log10(np.mean(10 ** (db / 10), axis=1) + 1e-12)
+        f = np.linspace(0, sr / 2000, len(spectrum))
+        axes[2].plot(f, spectrum - spectrum.max(), label=name)
+    axes[2].set_xlabel("kHz")
+    axes[2].set_ylabel("long-term dB")
+    axes[2].set_ylim(-100, 5)
+    axes[2].legend()
+    fig.suptitle(voice_wav.parent.name)
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=60)
+    plt.close(fig)
+
+
+if __name__ == "__main__":  # SONG_DIR OUT.png, or --voice VOICE.wav OUT.png
+    if sys.argv[1] == "--voice":
+        voice_air_figure(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        stem_spectrograms(Path(sys.argv[1]), Path(sys.argv[2]))
