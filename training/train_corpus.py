@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 STEMS = ("vocals", "bass", "drums", "other")
+TIMBRE_SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # Debian timgm6mb-soundfont
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class CorpusSpec:
     test_songs: int = 8
     test_seconds: float = 30.0
     seed_base: int = 0  # train seeds from seed_base, valid from +100000, test from +200000
+    # More train songs rendered with a second SoundFont (TimGM6mb: other instruments and
+    # drum kits), seeds from seed_base + 500000, named tim<seed>.
+    timbre_songs: int = 0
 
     def splits(self) -> dict[str, tuple[int, float, int]]:
         return {
@@ -50,8 +54,12 @@ def _write_song(task: tuple[Path, int, float]) -> str:
 
     from training.synth.song import generate_song
 
-    folder, seed, seconds = task
-    song = generate_song(seed, seconds)
+    folder, seed, seconds, soundfont = task
+    song = (
+        generate_song(seed, seconds, soundfont=Path(soundfont))
+        if soundfont
+        else (generate_song(seed, seconds))
+    )
     tmp = folder.with_name(folder.name + ".part")
     tmp.mkdir(parents=True, exist_ok=True)
     for name in STEMS:
@@ -74,9 +82,14 @@ def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> N
     root.mkdir(parents=True, exist_ok=True)
     (root / "corpus.json").write_text(json.dumps(asdict(spec), indent=2) + "\n")
     every = [
-        (root / split / f"song{base + i:06d}", base + i, seconds)
+        (root / split / f"song{base + i:06d}", base + i, seconds, "")
         for split, (count, seconds, base) in spec.splits().items()
         for i in range(count)
+    ]
+    base = spec.seed_base + 500_000
+    every += [
+        (root / "train" / f"tim{base + i:06d}", base + i, spec.train_seconds, str(TIMBRE_SOUNDFONT))
+        for i in range(spec.timbre_songs)
     ]
     todo = [task for task in every if not song_complete(task[0])]
     if not todo:
@@ -86,8 +99,10 @@ def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> N
         log(f"{n}/{len(todo)}: {name}")
 
 
-if __name__ == "__main__":  # python -m training.train_corpus ROOT [train_songs [jobs]]
+if __name__ == "__main__":  # python -m training.train_corpus ROOT [train_songs [jobs [timbre]]]
     target = Path(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else CorpusSpec.train_songs
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    generate_corpus(target, CorpusSpec(train_songs=n), lambda m: print(m, flush=True), jobs)
+    timbre = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    spec = CorpusSpec(train_songs=n, timbre_songs=timbre)
+    generate_corpus(target, spec, lambda m: print(m, flush=True), jobs)
