@@ -165,12 +165,17 @@ def separate_items(model: BSRNN, mix: Tensor) -> Tensor:
 
 
 def validation_set(cfg: TrainConfig, corpus: Corpus) -> list[np.ndarray]:
-    """The first ``valid_seconds`` of each validation song: (s, c, n) float32 stems."""
+    """The first ``valid_seconds`` of each validation song: (s, c, n) float32 stems.
+
+    A set on which a stem is silent in every song is refused (its score would be NaN).
+    """
     n = int(cfg.valid_seconds * corpus.sample_rate)
-    return [
+    songs = [
         np.stack([st[:, :n] for st in x]).astype(np.float32) / 32768.0
         for x in corpus.songs[: cfg.valid_songs]
     ]
+    _check_scorable(cfg, corpus, songs)
+    return songs
 
 
 def validation_fingerprint(songs: list[np.ndarray]) -> str:
@@ -325,9 +330,7 @@ class Trainer:
         self.valid: list[np.ndarray] = []
         self.baselines: dict = {}
         if self.rank == 0 and cfg.valid_songs:
-            valid = Corpus(cfg.data.root, "valid")
-            self.valid = validation_set(cfg, valid)
-            _check_scorable(cfg, valid, self.valid)
+            self.valid = validation_set(cfg, Corpus(cfg.data.root, "valid"))
             self.baselines = reference_baselines(self.valid)
             self._check_valid_set(validation_fingerprint(self.valid))
 
