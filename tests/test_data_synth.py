@@ -69,6 +69,8 @@ def test_corpus_files_sum_exactly_and_are_clean(tmp_path):
         for name in STEMS:
             stem, sr = sf.read(folder / f"{name}.wav", dtype="float32", always_2d=True)
             assert stem.shape == mix.shape, name
+            # 16-bit, as training.train_corpus writes: the format the training loader maps
+            assert sf.info(str(folder / f"{name}.wav")).subtype == "PCM_16", name
             assert np.isfinite(stem).all() and np.abs(stem).max() <= 1.0, name
             total += stem
         assert np.array_equal(total, mix)

@@ -247,3 +247,56 @@ def test_bf16_computes_the_same_separation_as_float32():
     for (h, c), (h2, c2) in zip(ref_state, new_state, strict=True):
         assert float((h - h2.float()).abs().max()) < 0.05
         assert float((c - c2.float()).abs().max()) < 0.05
+
+
+def test_a_validation_set_without_a_score_for_a_stem_is_refused_before_training(tmp_path):
+    import pytest
+    import soundfile as sf
+
+    from model.errors import StemliveError
+
+    make_corpus(tmp_path / "data", valid=2)
+    cfg = tiny_config(tmp_path / "data", valid_songs=1, valid_seconds=1)
+    # Bass silent in the first second of the one song validated: its SDR would be NaN.
+    path = tmp_path / "data" / "valid" / "song0" / "bass.wav"
+    x, sr = sf.read(path)
+    x[:sr] = 0
+    sf.write(path, x, sr, "PCM_16")
+    with pytest.raises(StemliveError, match=r"cannot score bass: in the first 1 s") as e:
+        Trainer(cfg, tmp_path / "run", log=quiet)
+    assert str(path) in str(e.value) and not (tmp_path / "run").exists()
+    assert Trainer(replace(cfg, valid_songs=2), tmp_path / "run", log=quiet).baselines
+
+
+def test_a_run_whose_first_steps_have_zero_loss_and_gradient_stops(tmp_path):
+    """Silent batches (here: every stem silenced by the augmentation) teach nothing."""
+    import pytest
+
+    from model.errors import StemliveError
+    from training.train import ZERO_STEPS
+
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=50)
+    seen = []
+    silent = replace(cfg, data=replace(cfg.data, p_silence=1.0))
+    with pytest.raises(StemliveError, match=f"the first {ZERO_STEPS} steps .* exactly zero"):
+        Trainer(silent, tmp_path / "a", log=seen.append).run()
+    assert f"step {ZERO_STEPS} " in seen[-1] and not (tmp_path / "a" / "last.pt").exists()
+    tr = Trainer(replace(cfg, max_steps=ZERO_STEPS + 1), tmp_path / "b", log=quiet)
+    tr.run()  # the same run on sound goes on
+    assert tr.step == ZERO_STEPS + 1
+
+
+def test_a_validation_without_a_score_stops_the_run(tmp_path):
+    import pytest
+
+    from model.errors import StemliveError
+
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=4, valid_every=2, valid_songs=1, valid_seconds=1)
+    tr = Trainer(cfg, tmp_path / "run", log=quiet)
+    with torch.no_grad():
+        tr.model.blocks[0].time.proj.bias.fill_(float("nan"))  # a diverged model
+    with pytest.raises(StemliveError, match="validation at step 2 gave no score for vocals"):
+        tr.run()
+    assert tr.curve == [] and not (tmp_path / "run" / "last.pt").exists()

@@ -145,16 +145,17 @@ def test_closing_the_worker_under_the_trainers_sigterm_handler_is_quiet(tmp_path
     assert "Traceback" not in capfd.readouterr().err
 
 
-def test_the_corpus_maps_16_bit_wav_and_reads_every_other_format(tmp_path):
-    """PCM_16 WAV (also with a chunk before the samples) is memory-mapped, FLOAT WAV is read;
-    both give the samples soundfile reads, and a broken file is named in the error."""
+def test_the_corpus_maps_16_bit_wav_and_reads_every_other_format_at_full_scale(tmp_path):
+    """PCM_16 WAV (also with a chunk before the samples) is memory-mapped; 24/32-bit PCM,
+    float and double WAV and FLAC give back the same 16-bit samples (libsndfile reads a
+    float file as int16 silence: the loader must not). A broken file is named in the error."""
     import pytest
 
     from model.errors import StemliveError
 
     make_corpus(tmp_path, train=2, valid=0, test=0)
     song0, song1 = tmp_path / "train" / "song0", tmp_path / "train" / "song1"
-    x = sf.read(song0 / "bass.wav", dtype="int16")[0]
+    want = [[sf.read(f / f"{s}.wav", dtype="int16")[0].T for s in STEMS] for f in (song0, song1)]
     # A LIST chunk of odd length (padded) between fmt and data, as some editors write.
     raw = (song0 / "bass.wav").read_bytes()
     at = raw.index(b"data")
@@ -163,14 +164,70 @@ def test_the_corpus_maps_16_bit_wav_and_reads_every_other_format(tmp_path):
     (song0 / "bass.wav").write_bytes(
         b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
     )
-    np.testing.assert_array_equal(sf.read(song0 / "bass.wav", dtype="int16")[0], x)
-    sf.write(song1 / "drums.wav", sf.read(song1 / "drums.wav")[0], SR, "FLOAT")
+    formats = {
+        (song0, "drums"): ("flac", "PCM_24"),
+        (song0, "other"): ("wav", "PCM_32"),
+        (song1, "vocals"): ("wav", "PCM_24"),
+        (song1, "bass"): ("wav", "FLOAT"),
+        (song1, "drums"): ("flac", "PCM_16"),
+        (song1, "other"): ("wav", "DOUBLE"),
+    }
+    for (folder, stem), (ext, subtype) in formats.items():
+        x = sf.read(folder / f"{stem}.wav")[0]
+        (folder / f"{stem}.wav").unlink()
+        sf.write(folder / f"{stem}.{ext}", x, SR, subtype)
     corpus = Corpus(tmp_path, "train")
-    assert isinstance(corpus.songs[0][1], np.memmap)
-    assert not isinstance(corpus.songs[1][2], np.memmap)
-    for song, folder in zip(corpus.songs, (song0, song1), strict=True):
-        for stem, name in zip(song, STEMS, strict=True):
-            np.testing.assert_array_equal(stem, sf.read(folder / f"{name}.wav", dtype="int16")[0].T)
+    assert corpus.paths[1][2].name == "drums.flac"
+    assert isinstance(corpus.songs[0][0], np.memmap) and isinstance(corpus.songs[0][1], np.memmap)
+    assert not any(isinstance(x, np.memmap) for x in corpus.songs[1])
+    for got, exp in zip(corpus.songs, want, strict=True):
+        for stem, x in zip(got, exp, strict=True):
+            assert stem.dtype == np.int16 and np.abs(x).max() > 3000  # sound, not silence
+            np.testing.assert_array_equal(stem, x)
     (song1 / "other.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
     with pytest.raises(StemliveError, match="other.wav"):
+        Corpus(tmp_path, "train")
+
+
+def test_float_samples_beyond_full_scale_are_clipped_not_wrapped(tmp_path):
+    from training.train_data import _read_int16
+
+    x = np.array([[1.5, -1.5], [0.5, -0.25], [1.0, -1.0]], np.float32)
+    sf.write(tmp_path / "x.wav", x, SR, "FLOAT")
+    got, sr = _read_int16(tmp_path / "x.wav")
+    assert sr == SR
+    np.testing.assert_array_equal(got, [[32767, -32768], [16384, -8192], [32767, -32768]])
+
+
+def test_silent_stems_are_refused_with_their_files_named(tmp_path):
+    """One silent stem in one song is music (an instrumental); a stem silent in every song,
+    a song silent in all four stems, or a corpus of silence would train on nothing."""
+    import pytest
+
+    from model.errors import StemliveError
+
+    make_corpus(tmp_path, train=3, valid=0, test=0)
+    train = tmp_path / "train"
+
+    def silence(song: str, stem: str) -> None:
+        x = sf.read(train / song / f"{stem}.wav")[0]
+        noise = np.random.default_rng(0).integers(-3, 4, x.shape) / 32768  # below -80 dBFS
+        sf.write(train / song / f"{stem}.wav", noise, SR, "PCM_16")
+
+    silence("song0", "vocals")
+    assert len(Corpus(tmp_path, "train")) == 3
+    silence("song1", "vocals")
+    silence("song2", "vocals")
+    with pytest.raises(StemliveError, match=r"the vocals stem of every song .* as silence") as e:
+        Corpus(tmp_path, "train")
+    assert str(train / "song0" / "vocals.wav") in str(e.value)
+    for stem in ("bass", "drums", "other"):
+        silence("song1", stem)
+    with pytest.raises(StemliveError, match=r"all four stems of 1 of the 3 songs") as e:
+        Corpus(tmp_path, "train")
+    assert str(train / "song1" / "bass.wav") in str(e.value)
+    for song in ("song0", "song2"):
+        for stem in ("bass", "drums", "other"):
+            silence(song, stem)
+    with pytest.raises(StemliveError, match=r"every stem of every song in \S+ reads as silence"):
         Corpus(tmp_path, "train")

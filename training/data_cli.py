@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "synth",
         help="generate multitrack songs (MUSDB18-HQ layout)",
         description="Generate random songs with vocals, bass, drums and other stems, "
-        "rendered with fluidsynth and mbrola, into OUT/{train,valid,test}/<song>/.",
+        "rendered with fluidsynth and mbrola, into OUT/{train,valid,test}/<song>/ "
+        "(16-bit WAV stems and a float mixture.wav that is their sum).",
     )
     synth.add_argument("--out", type=Path, required=True, help="output folder")
     synth.add_argument("--songs", type=int, default=10, help="number of songs (default 10)")

@@ -18,6 +18,7 @@ import numpy as np
 from model.errors import StemliveError
 from training import baselines as bl
 from training.evaluate_metrics import csdr, museval_csdr, sdr, shares, si_sdr
+from training.train_data import stem_file
 
 STEMS = ("vocals", "bass", "drums", "other")
 METRICS = ("sdr", "si_sdr", "csdr")
@@ -45,12 +46,15 @@ class EvalConfig:
 
 
 def load_song(folder: Path, seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray, int]:
-    """(mixture (c, n), stems (s, c, n), sample rate) of one MUSDB-layout song folder."""
+    """(mixture (c, n), stems (s, c, n), sample rate) of one MUSDB-layout song folder
+    (``<stem>.wav`` or ``.flac``)."""
     import soundfile as sf
 
     stems, sr = [], 0
     for s in STEMS:
-        path = folder / f"{s}.wav"
+        path = stem_file(folder, s)
+        if path is None:
+            raise StemliveError(f"{folder} has no {s}.wav or {s}.flac")
         try:
             x, sr = sf.read(path, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, OSError) as exc:
@@ -116,7 +120,7 @@ def evaluate(cfg: EvalConfig, log=print) -> dict:
     folder = Path(cfg.root) / cfg.split
     if not folder.is_dir():
         raise StemliveError(f"no {cfg.split} split at {folder} (MUSDB18-HQ layout expected)")
-    songs = sorted(p for p in folder.iterdir() if (p / "vocals.wav").is_file())
+    songs = sorted(p for p in folder.iterdir() if stem_file(p, "vocals"))
     if cfg.max_songs:
         songs = songs[: cfg.max_songs]
     if not songs:

@@ -37,6 +37,11 @@ from training.evaluate_metrics import sdr
 from training.losses import LossConfig, SeparationLoss
 from training.train_data import STEMS, Corpus, DataConfig, Prefetcher
 
+SILENT_RMS = 1e-4  # -80 dBFS: a validation stem this quiet has no SDR (as in training.evaluate)
+# A run whose first this-many steps all have a loss and gradient of exactly zero learns
+# nothing (silent batches): it stops rather than train on for hours.
+ZERO_STEPS = 10
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -161,12 +166,17 @@ def separate_items(model: BSRNN, mix: Tensor) -> Tensor:
 
 
 def validation_set(cfg: TrainConfig, corpus: Corpus) -> list[np.ndarray]:
-    """The first ``valid_seconds`` of each validation song: (s, c, n) float32 stems."""
+    """The first ``valid_seconds`` of each validation song: (s, c, n) float32 stems.
+
+    A set on which a stem is silent in every song is refused (its score would be NaN).
+    """
     n = int(cfg.valid_seconds * corpus.sample_rate)
-    return [
+    songs = [
         np.stack([st[:, :n] for st in x]).astype(np.float32) / 32768.0
         for x in corpus.songs[: cfg.valid_songs]
     ]
+    _check_scorable(cfg, corpus, songs)
+    return songs
 
 
 def validation_fingerprint(songs: list[np.ndarray]) -> str:
@@ -184,6 +194,15 @@ def validation_fingerprint(songs: list[np.ndarray]) -> str:
     return h.hexdigest()[:16]
 
 
+def unscored_stems(songs: list[np.ndarray]) -> list[str]:
+    """The stems silent in every validation song: the validation SDR of these is NaN."""
+    return [
+        s
+        for i, s in enumerate(STEMS)
+        if not any(np.sqrt(np.mean(stems[i] ** 2)) >= SILENT_RMS for stems in songs)
+    ]
+
+
 def validate(model: BSRNN, songs: list[np.ndarray]) -> dict[str, float]:
     """Mean over songs of the whole-track SDR per stem."""
     was_training = model.training
@@ -192,7 +211,7 @@ def validate(model: BSRNN, songs: list[np.ndarray]) -> dict[str, float]:
     for stems in songs:
         est = separate_items(model, torch.from_numpy(stems.sum(0))).numpy()
         for i, s in enumerate(STEMS):
-            if np.sqrt(np.mean(stems[i] ** 2)) >= 1e-4:  # a silent stem has no SDR
+            if np.sqrt(np.mean(stems[i] ** 2)) >= SILENT_RMS:  # a silent stem has no SDR
                 scores[s].append(sdr(stems[i], est[i]))
     model.train(was_training)
     out = {s: float(np.mean(v)) if v else float("nan") for s, v in scores.items()}
@@ -209,7 +228,7 @@ def reference_baselines(songs: list[np.ndarray]) -> dict[str, dict[str, float]]:
         mix_scores, gain_scores = [], []
         for stems in songs:
             mix = stems.sum(0)
-            if np.sqrt(np.mean(stems[i] ** 2)) < 1e-4:
+            if np.sqrt(np.mean(stems[i] ** 2)) < SILENT_RMS:
                 continue
             mix_scores.append(sdr(stems[i], mix))
             gain_scores.append(sdr(stems[i], gain_only(mix, stems[i])))
@@ -533,6 +552,7 @@ class Trainer:
             log_file.write("step,train_minutes,lr,loss,spec,wave,grad_norm,t_data,t_fwd,t_bwd\n")
         last_ck = time.monotonic()
         acc: list[float] = []
+        first_step, all_zero = self.step, True
         result: dict = self.curve[-1] if self.curve else {}
         try:
             while True:
@@ -559,9 +579,18 @@ class Trainer:
                     log_file.flush()
                     self.log(
                         f"step {self.step} {self.train_seconds / 60:.1f} min loss "
-                        f"{np.mean(acc[-cfg.log_every :]):.4f} grad {out['grad_norm']:.2f} "
+                        f"{np.mean(acc[-cfg.log_every :]):.4f} grad {out['grad_norm']:.3g} "
                         f"({t_data:.2f}+{out['t_fwd']:.2f}+{out['t_bwd']:.2f} s)"
                     )
+                if all_zero and self.step - first_step <= ZERO_STEPS:
+                    all_zero = out["loss"] == 0.0 and out["grad_norm"] == 0.0
+                    if all_zero and self.step - first_step == ZERO_STEPS:
+                        raise StemliveError(
+                            f"the first {ZERO_STEPS} steps (to step {self.step}) had a loss and "
+                            "gradient of exactly zero: the training batches from "
+                            f"{cfg.data.root}/train are silence, and nothing would be learned. "
+                            "Check that the stem files hold audio"
+                        )
                 stop = False
                 if self.valid and cfg.valid_every and self.step % cfg.valid_every == 0:
                     result = self._validate(acc)
@@ -600,6 +629,14 @@ class Trainer:
 
     def _validate(self, acc: list[float]) -> dict:
         scores = validate(self.weights, self.valid)
+        bad = [s for s in STEMS if not math.isfinite(scores[s])]
+        if bad:
+            # The set was checked to score every stem: the model's output is not finite.
+            raise StemliveError(
+                f"validation at step {self.step} gave no score for {', '.join(bad)}: the "
+                f"model's output is not finite (training loss {np.mean(acc or [np.nan]):.4g}); "
+                "the run stops without saving this step. Resume it with a lower --lr"
+            )
         row = {
             "step": self.step,
             "train_minutes": self.train_seconds / 60,
@@ -634,6 +671,20 @@ class Trainer:
             + " ".join(f"{s} {scores[s] - gain.get(s, 0):+.2f}" for s in STEMS)
         )
         return row
+
+
+def _check_scorable(cfg: TrainConfig, corpus: Corpus, songs: list[np.ndarray]) -> None:
+    """Refuse a validation set on which a stem has no score (every song silent in it)."""
+    quiet = unscored_stems(songs)
+    if quiet:
+        i = STEMS.index(quiet[0])
+        files = ", ".join(str(p[i]) for p in corpus.paths[: len(songs)])
+        raise StemliveError(
+            f"the validation set cannot score {', '.join(quiet)}: in the first "
+            f"{cfg.valid_seconds:g} s of each of its {len(songs)} songs the stem is silent "
+            f"(below -80 dBFS RMS): {files}. Add songs that have it to {corpus.folder}, or "
+            "raise valid_songs or valid_seconds (a --config JSON)"
+        )
 
 
 def _raise_interrupt(signum, frame) -> None:

@@ -14,8 +14,6 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 STEMS = ("vocals", "bass", "drums", "other")
 TIMBRE_SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # Debian timgm6mb-soundfont
 
@@ -50,8 +48,7 @@ def song_complete(folder: Path) -> bool:
 
 def _write_song(task: tuple[Path, int, float]) -> str:
     """Generate one song into its folder (a worker's job); returns ``split/song``."""
-    import soundfile as sf
-
+    from training.synth.corpus import write_stems
     from training.synth.song import generate_song
 
     folder, seed, seconds, soundfont = task
@@ -62,11 +59,7 @@ def _write_song(task: tuple[Path, int, float]) -> str:
     )
     tmp = folder.with_name(folder.name + ".part")
     tmp.mkdir(parents=True, exist_ok=True)
-    for name in STEMS:
-        sf.write(tmp / f"{name}.wav", song.stems[name].T, song.sample_rate, "PCM_16")
-    # The mixture is the sum of the *stored* (quantised) stems, so they add up exactly.
-    mix = sum(sf.read(tmp / f"{n}.wav", dtype="float32")[0] for n in STEMS)
-    sf.write(tmp / "mixture.wav", np.clip(mix, -1, 1), song.sample_rate, "FLOAT")
+    write_stems(tmp, song.stems, song.sample_rate)  # the format of `stemlive data synth`
     tmp.rename(folder)
     return f"{folder.parent.name}/{folder.name}"
 

@@ -86,9 +86,11 @@ class DataConfig:
 class Corpus:
     """The stems of one split: per song a list of (c, n) int16 arrays, one per stem.
 
-    16-bit PCM WAV files (what the generator writes) are memory-mapped, so that
-    several trainers on one machine share one copy in the page cache; other
-    formats are read into memory.
+    Stems are ``<song>/<stem>.wav`` or ``.flac``, of any subtype. 16-bit PCM WAV files
+    (what both corpus writers make) are memory-mapped, so that several trainers on one
+    machine share one copy in the page cache; other formats are read into memory once,
+    at 16 bits. A song whose four stems are all silent, or a stem silent in every song,
+    is an error that names the files: it would train on nothing without a word.
     """
 
     def __init__(
@@ -99,23 +101,26 @@ class Corpus:
             if not folder.is_dir():
                 raise StemliveError(
                     f"no {split} split at {folder}: expected {folder}/<song>/"
-                    "{mixture,vocals,bass,drums,other}.wav (MUSDB18-HQ layout); generate one "
-                    "with `python -m training.train_corpus DIR`"
+                    "{vocals,bass,drums,other}.wav or .flac (MUSDB18-HQ layout); generate "
+                    "one with `stemlive data synth --out DIR` or "
+                    "`python -m training.train_corpus DIR`"
                 )
-            names = sorted(
-                p.name for p in folder.iterdir() if all((p / f"{s}.wav").is_file() for s in STEMS)
-            )
+            names = sorted(p.name for p in folder.iterdir() if all(stem_file(p, s) for s in STEMS))
             if max_songs:
                 names = names[:max_songs]
         if not names:
             raise StemliveError(f"{folder} holds no complete song (needs all four stem files)")
+        self.folder = folder
         self.names = list(names)
         self.songs: list[list[np.ndarray]] = []
+        self.paths: list[list[Path]] = []  # per song, the file of each stem
         self.sample_rate = 0
         for name in self.names:
-            stems = []
+            stems, paths = [], []
             for s in STEMS:
-                path = folder / name / f"{s}.wav"
+                path = stem_file(folder / name, s)
+                if path is None:
+                    raise StemliveError(f"{folder / name} has no {s}.wav or {s}.flac")
                 audio, sr = _read_int16(path)
                 if self.sample_rate and sr != self.sample_rate:
                     raise StemliveError(f"{path} is at {sr} Hz, the corpus at {self.sample_rate}")
@@ -123,8 +128,11 @@ class Corpus:
                 if audio.shape[1] == 1:
                     audio = np.repeat(audio, 2, axis=1)
                 stems.append(audio.T)
+                paths.append(path)
             n = min(x.shape[1] for x in stems)
             self.songs.append([x[:, :n] for x in stems])
+            self.paths.append(paths)
+        self._check_silence()
 
     def __len__(self) -> int:
         return len(self.songs)
@@ -132,22 +140,83 @@ class Corpus:
     def seconds(self) -> float:
         return sum(x[0].shape[-1] for x in self.songs) / self.sample_rate
 
+    def _check_silence(self) -> None:
+        """Refuse songs whose stems all read as silence, and a stem silent in every song."""
+        silent = [[_is_silent(x) for x in song] for song in self.songs]
+        dead = [k for k, flags in enumerate(silent) if all(flags)]
+        if len(dead) == len(self):
+            what, files = f"every stem of every song in {self.folder} reads", self.paths[0]
+            more = f" and the other {len(dead) - 1} songs' stems" if len(dead) > 1 else ""
+        elif dead:
+            what = f"all four stems of {len(dead)} of the {len(self)} songs in {self.folder} read"
+            files = self.paths[dead[0]]
+            more = f" and those of {len(dead) - 1} more songs" if len(dead) > 1 else ""
+        else:
+            quiet = [i for i in range(len(STEMS)) if all(flags[i] for flags in silent)]
+            if not quiet:
+                return
+            i = quiet[0]
+            what = f"the {STEMS[i]} stem of every song in {self.folder} reads"
+            files = [p[i] for p in self.paths[:3]]
+            more = f" and {len(self) - 3} more" if len(self) > 3 else ""
+        raise StemliveError(
+            f"{what} as silence (no sample above -80 dBFS): "
+            f"{', '.join(str(p) for p in files)}{more}. Training on it would learn nothing: "
+            "check that these files hold audio, then remove or re-make them"
+        )
+
+
+def stem_file(song: Path, stem: str) -> Path | None:
+    """``song/<stem>.wav``, else ``song/<stem>.flac``; None if neither is a file."""
+    for ext in ("wav", "flac"):
+        if (song / f"{stem}.{ext}").is_file():
+            return song / f"{stem}.{ext}"
+    return None
+
+
+SILENT_PEAK = 3  # int16: a stem with no sample beyond this (-80 dBFS) reads as silence
+
+
+def _is_silent(x: np.ndarray, chunk: int = 1 << 16) -> bool:
+    """Whether no sample of (c, n) int16 ``x`` passes ``SILENT_PEAK``.
+
+    Read in chunks that stop at the first sound: a stem that plays is decided after a few
+    seconds of its file, so the check costs little even on a memory-mapped corpus of hours.
+    """
+    for i in range(0, x.shape[-1], chunk):
+        seg = x[:, i : i + chunk]
+        if seg.size and (seg.max() > SILENT_PEAK or seg.min() < -SILENT_PEAK):
+            return False
+    return True
+
 
 def _read_int16(path: Path) -> tuple[np.ndarray, int]:
-    """(n, c) int16 samples and the rate: a read-only memory map for 16-bit PCM WAV."""
+    """(n, c) int16 samples at full scale and the rate, from a WAV or FLAC file of any subtype.
+
+    16-bit PCM WAV is a read-only memory map, other 16-bit PCM is read as it is; every
+    other subtype (24/32-bit PCM, float, ...) is read as float and rounded to 16 bits
+    (clipped at full scale): libsndfile does not scale float samples to integers, so
+    reading a float file as int16 would give silence.
+    """
     import soundfile as sf
 
     try:
         info = sf.info(str(path))
-        if info.format == "WAV" and info.subtype == "PCM_16":
-            offset = _wav_data_offset(path)
-            if offset is not None:
-                audio = np.memmap(path, np.dtype("<i2"), "r", offset, (info.frames, info.channels))
-                return audio, info.samplerate
-        audio, sr = sf.read(path, dtype="int16", always_2d=True)
-        return audio, sr
+        if info.subtype == "PCM_16":
+            if info.format in ("WAV", "WAVEX"):
+                offset = _wav_data_offset(path)
+                if offset is not None:
+                    shape = (info.frames, info.channels)
+                    return np.memmap(path, np.dtype("<i2"), "r", offset, shape), info.samplerate
+            audio, sr = sf.read(path, dtype="int16", always_2d=True)
+            return audio, sr
+        audio, sr = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, OSError, ValueError) as exc:
         raise StemliveError(f"cannot read {path}: {exc}") from None
+    audio *= 32768.0
+    np.round(audio, out=audio)
+    np.clip(audio, -32768, 32767, out=audio)
+    return audio.astype(np.int16), sr
 
 
 def _wav_data_offset(path: Path) -> int | None:

@@ -1,4 +1,9 @@
-"""Write many generated songs as a MUSDB18-HQ style folder, in parallel, split by seed."""
+"""Write many generated songs as a MUSDB18-HQ style folder, in parallel, split by seed.
+
+Stems are 16-bit PCM WAV and the mixture a float WAV that is exactly their sum: the one
+format of both corpus writers (this one and ``training.train_corpus``), which the training
+loader memory-maps.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import soundfile as sf
 
 from model.errors import StemliveError
@@ -60,9 +66,7 @@ def write_song(job: Job) -> tuple[int, str, float]:
     song = generate_song(job.seed, job.seconds, job.sample_rate)
     tmp = folder.with_name(folder.name + ".partial")
     tmp.mkdir(parents=True, exist_ok=True)
-    sf.write(tmp / "mixture.wav", song.mixture.T, job.sample_rate, subtype="FLOAT")
-    for name in STEMS:
-        sf.write(tmp / f"{name}.wav", song.stems[name].T, job.sample_rate, subtype="FLOAT")
+    write_stems(tmp, song.stems, job.sample_rate)
     (tmp / "info.json").write_text(json.dumps(song.info, indent=1) + "\n")
     if job.midi and song.arrangement is not None:
         from training.synth.midi import write_midi
@@ -75,6 +79,15 @@ def write_song(job: Job) -> tuple[int, str, float]:
         folder.rmdir()
     tmp.rename(folder)
     return job.seed, split, job.seconds
+
+
+def write_stems(folder: Path, stems: dict[str, np.ndarray], sample_rate: int) -> None:
+    """``folder/<stem>.wav`` (16-bit PCM) of each (c, n) float stem, and ``mixture.wav``
+    (float): the sum of the *stored*, quantised stems, so that the files add up exactly."""
+    for name in STEMS:
+        sf.write(folder / f"{name}.wav", stems[name].T, sample_rate, "PCM_16")
+    mix = sum(sf.read(folder / f"{n}.wav", dtype="float32")[0] for n in STEMS)
+    sf.write(folder / "mixture.wav", np.clip(mix, -1, 1), sample_rate, "FLOAT")
 
 
 def _init_worker() -> None:
