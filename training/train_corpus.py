@@ -52,11 +52,10 @@ def _write_song(task: tuple[Path, int, float]) -> str:
     from training.synth.song import generate_song
 
     folder, seed, seconds, soundfont = task
-    song = (
-        generate_song(seed, seconds, soundfont=Path(soundfont))
-        if soundfont
-        else (generate_song(seed, seconds))
-    )
+    if soundfont:
+        song = generate_song(seed, seconds, soundfont=Path(soundfont))
+    else:
+        song = generate_song(seed, seconds)
     tmp = folder.with_name(folder.name + ".part")
     tmp.mkdir(parents=True, exist_ok=True)
     write_stems(tmp, song.stems, song.sample_rate)  # the format of `stemlive data synth`
