@@ -6,6 +6,7 @@ Real plug-ins throughout: pedalboard's built-ins and Debian's zam-plugins VST3s
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -255,3 +256,37 @@ def test_separate_rejects_a_key_without_a_mix_and_a_bad_chain(tmp_path, tiny_wei
     (tmp_path / "c.json").write_text('{"bass": [{"plugin": "Gain", "gain": 1}]}')
     assert main([*base, "--fx", str(tmp_path / "c.json")]) == 2
     assert "c.json: bass slot 1 (Gain): unknown parameter 'gain'" in capsys.readouterr().err
+
+
+# -- stemlive fx list / play --fx --key --------------------------------------------------------
+def test_fx_list_shows_builtins_and_vst3_parameters(capsys):
+    assert main(["fx", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "Reverb  [builtin]\n    wet_level: 0..1" in out
+    assert "/usr/lib/vst3/ZamCompX2.vst3  [vst3]" in out and "threshold_db: -80..0 dB" in out
+    assert "ZamVerb (takes minutes to load)" in out
+
+
+def test_play_with_a_chain_and_a_key_streams_and_reports_the_latency(tmp_path, tiny_weights):
+    from realtime.engine import Engine, StreamSettings
+    from realtime.live_cli import _engine  # what play and live build the engine with
+
+    src = _write(tmp_path / "a.wav", _saw(110.0, 1.0))
+    chain = tmp_path / "c.json"
+    chain.write_text(json.dumps({"vocals": [{"plugin": MAXIM}], "master": [{"plugin": "Gain"}]}))
+    args = [str(src), "--output", "none", "--model", str(tiny_weights), "--quiet"]
+    code = main(["play", *args, "--fx", str(chain), "--key", "2", "--seconds", "1"])
+    assert code == 0
+    ns = argparse.Namespace(
+        gain=[], mute=[], solo=[], bypass=False, model=str(tiny_weights), fx=chain, key=2
+    )
+    engine: Engine = _engine(ns)
+    engine.open_file(src)
+    engine.start(StreamSettings(sample_rate=RATE))
+    try:
+        st = engine.status()
+    finally:
+        engine.close()
+    assert st.key == 2
+    assert st.fx_latency_samples == 480 + engine.fx.key_latency
+    assert st.latency_samples >= st.fx_latency_samples + 255
