@@ -653,6 +653,8 @@ class Engine:
 
     def set_fx_param(self, target: str, index: int, name: str, value: float) -> None:
         """Change one slot's parameter: queued, the worker writes it between blocks."""
+        if not 0 <= index < len(self.fx_spec.get(target, ())):
+            return  # a chain being replaced: the new one carries its own values
         slots = list(self.fx_spec[target])
         slots[index] = SlotSpec(
             slots[index].plugin, {**slots[index].params, name: value}, slots[index].bypass
@@ -662,6 +664,8 @@ class Engine:
             self.fx.set_param(target, index, name, float(value))
 
     def set_fx_bypass(self, target: str, index: int, on: bool) -> None:
+        if not 0 <= index < len(self.fx_spec.get(target, ())):
+            return  # a chain being replaced: the new one carries its own values
         slots = list(self.fx_spec[target])
         slots[index] = SlotSpec(slots[index].plugin, slots[index].params, bool(on))
         self.fx_spec = {**self.fx_spec, target: tuple(slots)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,7 +169,7 @@ def plugin_info(name: str) -> PluginInfo:
             raise StemliveError(f"plugin {name!r} is on the deny-list: {VST3_DENY[path.stem]}")
         if not path.exists():
             raise StemliveError(f"no VST3 bundle at {name!r}")
-        plugin = _load_vst3(path)
+        plugin = _load_vst3(path, pooled=False)
         params = []
         for key, p in plugin.parameters.items():
             lo, hi, _step = p.range
@@ -194,9 +195,38 @@ def _num(plugin, key: str) -> float:
         return 0.0
 
 
-def _load_vst3(path: Path):
+# pedalboard loads VST3s only on the main thread: instances loaded there ahead of a
+# (re)start off it wait here, by path, until a slot takes them.
+_POOL: dict[str, list] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def preload(spec: ChainSpec, channels: int = 2) -> None:
+    """Load the VST3 instances ``spec`` needs (call on the main thread; two per mono plugin)."""
+    need: dict[str, int] = {}
+    for slots in spec.values():
+        for s in slots:
+            if plugin_info(s.plugin).kind == "vst3":
+                need[s.plugin] = need.get(s.plugin, 0) + channels
+    for path, n in need.items():
+        with _POOL_LOCK:
+            have = len(_POOL.get(path, []))
+        fresh = [_load_vst3(Path(path), pooled=False) for _ in range(max(0, n - have))]
+        with _POOL_LOCK:
+            _POOL.setdefault(path, []).extend(fresh)
+
+
+def _load_vst3(path: Path, pooled: bool = True):
     import pedalboard
 
+    if pooled:
+        with _POOL_LOCK:
+            if _POOL.get(str(path)):
+                return _POOL[str(path)].pop()
+    if threading.current_thread() is not threading.main_thread():
+        raise StemliveError(
+            f"VST3 {str(path)!r} must be loaded on the main thread (realtime.fx.preload)"
+        )
     try:
         return pedalboard.load_plugin(str(path))
     except Exception as exc:  # noqa: BLE001 - any loader failure is the user's file's
@@ -346,7 +376,7 @@ class Slot:
 
     def _accepts(self, plugin, channels: int) -> bool:
         try:
-            plugin.process(np.zeros((channels, 64), np.float32), self.rate, reset=True)
+            plugin.process(np.zeros((channels, 64), np.float32), self.rate, reset=False)
             return True
         except ValueError:
             return False
