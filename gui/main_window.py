@@ -435,6 +435,7 @@ class MainWindow(QMainWindow):
         if old.key != new.key and new.key is not None:
             key = new.key
             self.runner.submit("key", lambda: e.set_key(key))  # the first shift restarts
+        self.store.set_mix(new)
 
     def _apply_fx(self, old: dict, new: dict) -> None:
         """Parameter and bypass changes are queued to the worker; a new structure restarts."""
@@ -457,11 +458,11 @@ class MainWindow(QMainWindow):
                 for name, value in b.params.items():
                     if a.params.get(name) != value:
                         e.set_fx_param(t, i, name, value)
-        self.store.set_mix(new)
 
     def push_mix(self) -> None:
         """Send the whole mix to the engine (after a start, which begins neutral)."""
-        self._on_mix_changed(MixState({}, math.nan, not self.mixer.mix.bypass), self.mixer.mix)
+        mix = self.mixer.mix  # chains and key live in the engine across restarts
+        self._on_mix_changed(MixState({}, math.nan, not mix.bypass, mix.fx, mix.key), mix)
 
     def _on_view(self, _index: int) -> None:
         single = self.view_box.currentData()

@@ -311,6 +311,8 @@ class Engine:
         self._rs_out = _Resampler(self.model_rate, rate)
         # Plug-ins want one block size: the device's when no resampling, else re-blocked.
         reblock = rate != self.model_rate
+        if self.fx is not None:
+            self.fx.release()  # the worker is stopped: its VST3 instances can be reused
         self.fx = FxRack(
             self.stems,
             self.fx_spec,

@@ -404,6 +404,22 @@ class Slot:
             p.reset()
         return fed - got
 
+    def release(self) -> None:
+        """Give VST3 instances back to the pool (a restart reuses them off the main thread)."""
+        if self.info.kind != "vst3":
+            return
+        for p in self._plugins:
+            try:
+                for q in self.info.params:
+                    setattr(p, q.name, q.default)
+                p.reset()
+            except Exception:  # noqa: BLE001, S112 - a broken instance is dropped, not reused
+                continue
+            with _POOL_LOCK:
+                _POOL.setdefault(self.spec.plugin, []).append(p)
+        self._plugins = []
+        self.failed = "released"
+
     def reset(self) -> None:
         for p in self._plugins:
             p.reset()

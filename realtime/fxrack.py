@@ -205,6 +205,12 @@ class FxRack:
             mix = self._run(MASTER, j, slot, mix)
         return np.array(mix, np.float32), out
 
+    def release(self) -> None:
+        """Done with this rack: its VST3 instances go back to the pool for the next one."""
+        for slots in self.chains.values():
+            for s in slots:
+                s.release()
+
     def reset(self) -> None:
         """Forget the audio (a new stream, a resync); parameters stay."""
         self._drain()

@@ -36,7 +36,11 @@ def test_add_edit_bypass_and_key_reach_the_engine(qtbot, window, tmp_path):
     panel, engine = window.mixer, window.engine.engine
     panel.fx["vocals"].add_slot(MAXIM)  # a VST3 with 480 samples of latency
     panel.fx["bass"].add_slot("Gain")
-    qtbot.waitUntil(lambda: window.last_snapshot.fx_latency_ms > 10.8, timeout=20000)
+    qtbot.waitUntil(
+        lambda: engine.running and engine.fx.chains["bass"] and window.last_snapshot.running,
+        timeout=20000,
+    )
+    qtbot.waitUntil(lambda: window.last_snapshot.fx_latency_ms > 10.8)
     assert [s.plugin for s in engine.fx_spec["vocals"]] == [MAXIM]
     assert engine.fx.latency == 480
     # The editor is built from the plugin's parameter list; a slider move is queued.
