@@ -37,7 +37,7 @@ def test_add_edit_bypass_and_key_reach_the_engine(qtbot, window, tmp_path):
     panel.fx["vocals"].add_slot(MAXIM)  # a VST3 with 480 samples of latency
     panel.fx["bass"].add_slot("Gain")
     qtbot.waitUntil(
-        lambda: engine.running and engine.fx.chains["bass"] and window.last_snapshot.running,
+        lambda: bool(engine.running and engine.fx.chains["bass"] and window.last_snapshot.running),
         timeout=20000,
     )
     qtbot.waitUntil(lambda: window.last_snapshot.fx_latency_ms > 10.8)
