@@ -18,6 +18,7 @@ from gui.engine_api import EngineSettings
 from gui.main_window import MainWindow
 from gui.settings_store import SettingsStore
 from gui.theme import apply_theme
+from realtime.fx import load_chains
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class AppOptions:
     quit_after_s: float | None = None
     screenshot: str | None = None
     stats: str | None = None
+    fx: str | None = None  # a chain file
+    key: int | None = None
 
 
 def open_settings(path: str | None) -> QSettings:
@@ -76,6 +79,8 @@ def window_stats(window: MainWindow) -> dict:
         "worker_p99_ms": snap.worker_p99_ms,
         "worker_load": snap.worker_load,
         "latency_ms": snap.latency_ms,
+        "fx_latency_ms": snap.fx_latency_ms,
+        "key": snap.key,
         "has_output": snap.has_output,
         "last_error": window.last_error,
         # Where the spectrograms are in a screenshot: x, y, width, height.
@@ -99,8 +104,20 @@ def run(opts: AppOptions, argv: list[str] | None = None) -> int:
     store = SettingsStore(open_settings(opts.settings_file))
     settings = engine_settings(store.engine_settings(), opts)
     store.set_engine_settings(settings)
+    chains = None
     engine = create_engine(settings)
+    if opts.fx is not None:
+        chains = load_chains(opts.fx, engine.stems)  # errors before the window opens
     window = MainWindow(engine, store, fps=opts.fps)
+    if chains is not None or opts.key is not None:
+        mix = window.mixer.mix
+        window.mixer.set_mix(
+            replace(
+                mix,
+                fx=chains if chains is not None else mix.fx,
+                key=opts.key if opts.key is not None else mix.key,
+            )
+        )
     window.show()
     last = store.last_file()
     demo = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"

@@ -33,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window")
     p.add_argument("--stats", metavar="JSON", help="with --quit-after: write counters as JSON")
+    p.add_argument("--fx", metavar="CHAIN", help="effect chains from a chain file")
+    p.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
     p.set_defaults(func=_run)
 
 
@@ -43,6 +45,10 @@ def _run(args: argparse.Namespace) -> int:
         raise StemliveError(f"--fps must be 1..120, not {args.fps}")
     if (args.screenshot or args.stats) and args.quit_after is None:
         raise StemliveError("--screenshot and --stats need --quit-after")
+    if args.key is not None:
+        from realtime.keyshift import check_key
+
+        check_key(args.key)
     from gui.app import AppOptions, run  # Qt only now: other subcommands stay light
 
     return run(
@@ -59,5 +65,7 @@ def _run(args: argparse.Namespace) -> int:
             quit_after_s=args.quit_after,
             screenshot=args.screenshot,
             stats=args.stats,
+            fx=args.fx,
+            key=args.key,
         )
     )

@@ -140,6 +140,18 @@ class EngineAdapter:
     def set_bypass(self, on: bool) -> None:
         self.engine.mixer.set_bypass(on)
 
+    def set_chains(self, spec: dict) -> None:
+        self.engine.set_chains(spec)
+
+    def set_fx_param(self, target: str, index: int, name: str, value: float) -> None:
+        self.engine.set_fx_param(target, index, name, value)
+
+    def set_fx_bypass(self, target: str, index: int, on: bool) -> None:
+        self.engine.set_fx_bypass(target, index, on)
+
+    def set_key(self, semitones: int) -> None:
+        self.engine.set_key(semitones)
+
     # What the mixer holds (the window's tests read these back).
     def gain_db(self, stem: str) -> float:
         return self.engine.mixer.gain_db(stem)
@@ -171,6 +183,8 @@ class EngineAdapter:
             spectrogram_freqs=s.spectrogram_freqs,
             column_seconds=s.column_seconds,
             latency_ms=s.latency_ms,
+            fx_latency_ms=1000.0 * s.fx_latency_samples / self.engine.model_rate,
+            key=s.key,
             worker_load=s.worker_load,
             worker_p99_ms=s.worker_p99_ms,
             xruns=s.xruns,

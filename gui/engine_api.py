@@ -70,6 +70,8 @@ class GuiSnapshot:
     spectrogram_freqs: np.ndarray | None = None  # f, Hz of each bin
     column_seconds: float = 0.0  # time between two columns
     latency_ms: float = 0.0
+    fx_latency_ms: float = 0.0  # of latency_ms: effect chains and key shift
+    key: int = 0
     worker_load: float = 0.0  # fraction of real time the worker spends computing
     worker_p99_ms: float = 0.0
     xruns: int = 0
@@ -156,6 +158,15 @@ class EngineApi(Protocol):
 
     def set_bypass(self, on: bool) -> None:
         """True plays the latency-aligned original instead of the remix."""
+
+    def set_chains(self, spec: dict) -> None:
+        """New effect chains (stem or "master" -> SlotSpecs); restarts a running stream."""
+
+    def set_fx_param(self, target: str, index: int, name: str, value: float) -> None: ...
+
+    def set_fx_bypass(self, target: str, index: int, on: bool) -> None: ...
+
+    def set_key(self, semitones: int) -> None: ...
 
     def snapshot(self) -> GuiSnapshot: ...
 

@@ -37,6 +37,8 @@ from gui.settings_store import SettingsStore
 from gui.spectrogram_view import SpectrogramView
 from gui.theme import ERROR, WARNING
 from gui.transport import SOURCE_FILE, SOURCE_INPUT, TransportBar
+from model.errors import StemliveError
+from realtime.fx import preload
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif);;All files (*)"
 HEADLESS_NOTICE = (
@@ -310,6 +312,8 @@ class MainWindow(QMainWindow):
         elif name == "input":
             self.transport.set_source(self.source)
             self.show_error("Could not use the input device", message, offer_settings=True)
+        elif name in ("fx", "key"):
+            self.show_error("Could not apply the effects", message)
         elif name == "record":
             self.transport.set_recording(False)
             self.show_error("Could not start recording", message)
@@ -426,11 +430,39 @@ class MainWindow(QMainWindow):
             e.set_master_db(new.master_db)
         if old.bypass != new.bypass:
             e.set_bypass(new.bypass)
+        if old.fx != new.fx:
+            self._apply_fx(old.fx or {}, new.fx or {})
+        if old.key != new.key and new.key is not None:
+            key = new.key
+            self.runner.submit("key", lambda: e.set_key(key))  # the first shift restarts
         self.store.set_mix(new)
+
+    def _apply_fx(self, old: dict, new: dict) -> None:
+        """Parameter and bypass changes are queued to the worker; a new structure restarts."""
+        e = self.engine
+        same = set(old) | set(new)
+        plugins = {t: [s.plugin for s in old.get(t, ())] for t in same}
+        if any(plugins[t] != [s.plugin for s in new.get(t, ())] for t in same):
+            spec = dict(new)
+            try:
+                preload(spec)  # pedalboard loads VST3s on the main thread only
+            except StemliveError as exc:
+                self._on_failed("fx", str(exc))
+                return
+            self.runner.submit("fx", lambda: e.set_chains(spec))
+            return
+        for t in same:
+            for i, (a, b) in enumerate(zip(old.get(t, ()), new.get(t, ()), strict=True)):
+                if a.bypass != b.bypass:
+                    e.set_fx_bypass(t, i, b.bypass)
+                for name, value in b.params.items():
+                    if a.params.get(name) != value:
+                        e.set_fx_param(t, i, name, value)
 
     def push_mix(self) -> None:
         """Send the whole mix to the engine (after a start, which begins neutral)."""
-        self._on_mix_changed(MixState({}, math.nan, not self.mixer.mix.bypass), self.mixer.mix)
+        mix = self.mixer.mix  # chains and key live in the engine across restarts
+        self._on_mix_changed(MixState({}, math.nan, not mix.bypass, mix.fx, mix.key), mix)
 
     def _on_view(self, _index: int) -> None:
         single = self.view_box.currentData()
@@ -460,7 +492,8 @@ class MainWindow(QMainWindow):
             self.transport.set_looping(snap.looping)
         self.transport.set_recording(snap.recording)
         if snap.running:
-            self.status_latency.setText(f"latency {snap.latency_ms:.1f} ms")
+            fx = f" (fx/key {snap.fx_latency_ms:.1f})" if snap.fx_latency_ms else ""
+            self.status_latency.setText(f"latency {snap.latency_ms:.1f} ms{fx}")
             self.status_cpu.setText(
                 f"CPU {100 * snap.worker_load:.0f}% (p99 {snap.worker_p99_ms:.1f} ms)"
             )

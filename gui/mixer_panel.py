@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -12,14 +13,17 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.engine_api import Levels
+from gui.fx_section import FxSection, ParamEditor
 from gui.presets import MixState, StripState
 from gui.stem_strip import StemStrip
 from gui.theme import stem_colour
+from realtime.fx import SlotSpec
 
 MASTER = "master"
 
@@ -38,7 +42,7 @@ class MixerPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("panel")
         self.stems = tuple(stems)
-        self.mix = MixState.neutral(self.stems)
+        self.mix = replace(MixState.neutral(self.stems), fx={}, key=0)
         self.presets: dict[str, MixState] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 8, 8, 8)
@@ -52,6 +56,21 @@ class MixerPanel(QFrame):
         self.save_preset = QPushButton("Save…")
         self.save_preset.setToolTip("Save the current mix as a preset")
         top.addWidget(self.save_preset)
+        top.addSpacing(8)
+        top.addWidget(QLabel("Key"))
+        self.key_box = QSpinBox()
+        self.key_box.setObjectName("key")
+        self.key_box.setRange(-6, 6)
+        self.key_box.setSuffix(" st")
+        self.key_box.setToolTip(
+            "Shift the accompaniment (every stem but vocals) by semitones; the first shift adds "
+            "the key shift's latency (the stream restarts once)"
+        )
+        top.addWidget(self.key_box)
+        self.midi = QLabel("MIDI –")
+        self.midi.setObjectName("dim")
+        self.midi.setToolTip("MIDI control: not connected")
+        top.addWidget(self.midi)
         lay.addLayout(top)
 
         bypass_row = QHBoxLayout()
@@ -70,22 +89,51 @@ class MixerPanel(QFrame):
         strips_row = QHBoxLayout()
         strips_row.setSpacing(6)
         self.strips: dict[str, StemStrip] = {}
+        self.fx: dict[str, FxSection] = {}
         for i, name in enumerate(self.stems):
             strip = StemStrip(name, stem_colour(name, i))
             strip.changed.connect(self._on_strip)
             self.strips[name] = strip
-            strips_row.addWidget(strip)
+            strips_row.addWidget(self._with_fx(strip, name))
         spacer = QFrame()
         spacer.setFixedWidth(6)
         strips_row.addWidget(spacer)
         self.master = StemStrip(MASTER, stem_colour(MASTER), has_buttons=False)
         self.master.changed.connect(self._on_master)
-        strips_row.addWidget(self.master)
+        strips_row.addWidget(self._with_fx(self.master, MASTER))
         lay.addLayout(strips_row, 1)
+        self.params = ParamEditor()
+        self.params.param_changed.connect(self._on_param)
+        lay.addWidget(self.params)
+        self.key_box.valueChanged.connect(lambda k: self._set(self._with(key=int(k))))
 
         self.preset_box.activated.connect(self._on_preset)
         self.save_preset.clicked.connect(self.save_preset_requested)
         self.original.toggled.connect(lambda on: self._set(self._with(bypass=on)))
+
+    def _with_fx(self, strip: StemStrip, target: str) -> QWidget:
+        """The strip with its effects section under the buttons (one column)."""
+        section = FxSection(target)
+        section.chain_changed.connect(self._on_chain)
+        section.selected.connect(self._on_select)
+        self.fx[target] = section
+        strip.layout().addWidget(section)
+        return strip
+
+    def _on_chain(self, target: str, slots: tuple) -> None:
+        self._set(self._with(fx={**self.mix.fx, target: tuple(slots)}))
+        i = self.fx[target].list.currentRow()
+        self._on_select(target, i)
+
+    def _on_select(self, target: str, index: int) -> None:
+        slots = self.mix.fx.get(target, ())
+        self.params.show_slot(target, index, slots[index] if 0 <= index < len(slots) else None)
+
+    def _on_param(self, target: str, index: int, name: str, value: float) -> None:
+        slots = list(self.mix.fx.get(target, ()))
+        s = slots[index]
+        slots[index] = SlotSpec(s.plugin, {**s.params, name: value}, s.bypass)
+        self._set(self._with(fx={**self.mix.fx, target: tuple(slots)}))
 
     # -- state -----------------------------------------------------------------------
     def set_presets(self, presets: dict[str, MixState]) -> None:
@@ -101,12 +149,20 @@ class MixerPanel(QFrame):
         """Set every strip from a preset; the master level and bypass stay as they are."""
         preset = self.presets[name]
         strips = {s: preset.strips.get(s, StripState()) for s in self.stems}
-        self._set(MixState(strips, self.mix.master_db, self.mix.bypass))
+        fx = self.mix.fx if preset.fx is None else preset.fx
+        key = self.mix.key if preset.key is None else preset.key
+        self._set(MixState(strips, self.mix.master_db, self.mix.bypass, fx, key))
         self.preset_box.setCurrentText(name)
 
     def set_mix(self, mix: MixState) -> None:
         """Show a whole mix (from settings or a preset) and announce it."""
-        self._set(mix)
+        self._set(
+            replace(
+                mix,
+                fx=self.mix.fx if mix.fx is None else mix.fx,
+                key=self.mix.key if mix.key is None else mix.key,
+            )
+        )
 
     def toggle_solo(self, index: int) -> None:
         if 0 <= index < len(self.stems):
@@ -129,7 +185,13 @@ class MixerPanel(QFrame):
 
     # -- internals -------------------------------------------------------------------
     def _with(self, **changes: object) -> MixState:
-        d = {"strips": self.mix.strips, "master_db": self.mix.master_db, "bypass": self.mix.bypass}
+        d = {
+            "strips": self.mix.strips,
+            "master_db": self.mix.master_db,
+            "bypass": self.mix.bypass,
+            "fx": self.mix.fx,
+            "key": self.mix.key,
+        }
         d.update(changes)
         return MixState(**d)
 
@@ -145,6 +207,14 @@ class MixerPanel(QFrame):
             self.master.set_state(master)
         if self.original.isChecked() != new.bypass:
             (self.original if new.bypass else self.separated).setChecked(True)
+        for target, section in self.fx.items():
+            slots = tuple(new.fx.get(target, ()))
+            if section.slots != slots:
+                section.set_slots(slots)
+        if self.key_box.value() != new.key:
+            self.key_box.blockSignals(True)
+            self.key_box.setValue(new.key)
+            self.key_box.blockSignals(False)
         if old != new:
             self.mix_changed.emit(old, new)
 

@@ -11,6 +11,10 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 
+from model.errors import StemliveError
+from realtime.fx import chains_to_json, parse_chains
+from realtime.keyshift import check_key
+
 GAIN_MIN_DB = -60.0  # the fader's bottom notch means -inf
 GAIN_MAX_DB = 6.0
 
@@ -31,6 +35,10 @@ class MixState:
     strips: dict[str, StripState] = field(default_factory=dict)
     master_db: float = 0.0
     bypass: bool = False
+    # Effect chains (a ChainSpec: stem or "master" -> SlotSpecs) and the key shift; None in
+    # a preset means "keep what is there" (the built-in presets only set the faders).
+    fx: dict | None = None
+    key: int | None = None
 
     @classmethod
     def neutral(cls, stems: tuple[str, ...]) -> MixState:
@@ -72,6 +80,8 @@ class MixState:
                 },
                 "master_db": db(self.master_db),
                 "bypass": self.bypass,
+                **({"fx": chains_to_json(self.fx)} if self.fx is not None else {}),
+                **({"key": self.key} if self.key is not None else {}),
             }
         )
 
@@ -93,10 +103,16 @@ class MixState:
                     solo=bool(s.get("solo", False)),
                 )
             m = d.get("master_db", 0.0)
+            fx = parse_chains(d["fx"], stems, "preset") if "fx" in d else None
+            key = check_key(d["key"]) if "key" in d else None
             return cls(
-                strips, -math.inf if m is None else _clamp_db(float(m)), bool(d.get("bypass"))
+                strips,
+                -math.inf if m is None else _clamp_db(float(m)),
+                bool(d.get("bypass")),
+                fx,
+                key,
             )
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, StemliveError) as exc:
             raise ValueError(f"not a stemlive mixer preset: {exc}") from None
 
 

@@ -39,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the live-engine subcommands (devices, live, play, livebench)."""
+    """Add the live-engine subcommands (devices, live, play, livebench) and fx."""
+    from realtime.fx_cli import register as register_fx
     from realtime.live_cli import register as register_live
 
     register_live(subparsers)
+    register_fx(subparsers)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ from model.errors import StemliveError
 from model.separator import Separator
 from realtime import DEFAULT_SAFETY_MS, devices
 from realtime.analysis import Analyser
+from realtime.fx import ChainSpec, SlotSpec
+from realtime.fxrack import FxRack
+from realtime.keyshift import check_key
 from realtime.mixer import Mixer
 from realtime.player import FilePlayer
 from realtime.recorder import Recorder, new_take_folder
@@ -102,6 +105,8 @@ class Status:
     resyncs: int = 0
     callback_errors: int = 0
     out_fill: int = 0
+    fx_latency_samples: int = 0  # part of the latency: effect chains and key shift (model rate)
+    key: int = 0
     position_s: float = 0.0
     duration_s: float = 0.0
     playing: bool = False
@@ -159,6 +164,10 @@ class Engine:
         self._settings = StreamSettings()
         self._stall_s = 0.0
         self._capture: RingBuffer | None = None
+        self.fx_spec: ChainSpec = {}
+        self.fx: FxRack | None = None
+        self._key = 0
+        self._key_armed = False
         self._reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -300,8 +309,21 @@ class Engine:
         self.separator.prepare(self.model_rate, model_block, CHANNELS)
         self._rs_in = _Resampler(rate, self.model_rate)
         self._rs_out = _Resampler(self.model_rate, rate)
+        # Plug-ins want one block size: the device's when no resampling, else re-blocked.
+        reblock = rate != self.model_rate
+        if self.fx is not None:
+            self.fx.release()  # the worker is stopped: its VST3 instances can be reused
+        self.fx = FxRack(
+            self.stems,
+            self.fx_spec,
+            self.model_rate,
+            CHANNELS,
+            round(B * self.model_rate / rate) if reblock else B,
+            self._key if self._key_armed else None,
+            reblock=reblock,
+        )
         L = self.separator.latency_samples
-        self._worker_delay, burst = self._measure_worker_delay(L)
+        self._worker_delay, burst = self._measure_worker_delay(L + self.fx.latency)
         self._prefill = B + safety + burst
         D = self._prefill + self._worker_delay
         self._engine_latency = D
@@ -357,8 +379,9 @@ class Engine:
         silence = np.zeros((CHANNELS, model_block - 64), np.float32)
         for _ in range(max(4, 2 * self.separator.cfg.n_fft // silence.shape[1])):
             stems = self.separator.process(silence)
-            self.mixer.process(stems, silence)
+            self.fx.process(stems, silence, self.mixer)
         self.separator.reset()
+        self.fx.reset()
         self._rs_in.reset()
         self._rs_out.reset()
 
@@ -509,7 +532,7 @@ class Engine:
         stems = self.separator.process(xm)
         dry = np.empty_like(xm)
         self._model_dry.process(xm, dry)
-        mix = self.mixer.process(stems, dry)
+        mix, stems = self.fx.process(stems, dry, self.mixer)  # chains, mixer, key shift, master
         recorder = self._recorder
         if recorder is not None:
             recorder.push(mix, stems)
@@ -525,6 +548,7 @@ class Engine:
         self._out_ring.write_zeros(drop)
         self.separator.reset()
         self._model_dry.reset()
+        self.fx.reset()
         self._rs_in.reset()
         self._rs_out.reset()
         # Wet output means something again once the restarted model has seen a window.
@@ -623,8 +647,57 @@ class Engine:
             self._events.append(Event("error", rec.error))
         return paths
 
+    # -- effects and key shift ---------------------------------------------------------------
+    def set_chains(self, spec: ChainSpec) -> None:
+        """New effect chains (a validated ChainSpec); a running stream restarts to apply them."""
+        self.fx_spec = {k: tuple(v) for k, v in spec.items()}
+        self._restart_if_running()
+
+    def set_fx_param(self, target: str, index: int, name: str, value: float) -> None:
+        """Change one slot's parameter: queued, the worker writes it between blocks."""
+        if not 0 <= index < len(self.fx_spec.get(target, ())):
+            return  # a chain being replaced: the new one carries its own values
+        slots = list(self.fx_spec[target])
+        slots[index] = SlotSpec(
+            slots[index].plugin, {**slots[index].params, name: value}, slots[index].bypass
+        )
+        self.fx_spec = {**self.fx_spec, target: tuple(slots)}
+        if self.fx is not None and self.fx.spec.get(target):
+            self.fx.set_param(target, index, name, float(value))
+
+    def set_fx_bypass(self, target: str, index: int, on: bool) -> None:
+        if not 0 <= index < len(self.fx_spec.get(target, ())):
+            return  # a chain being replaced: the new one carries its own values
+        slots = list(self.fx_spec[target])
+        slots[index] = SlotSpec(slots[index].plugin, slots[index].params, bool(on))
+        self.fx_spec = {**self.fx_spec, target: tuple(slots)}
+        if self.fx is not None and self.fx.spec.get(target):
+            self.fx.set_bypass(target, index, on)
+
+    def set_key(self, semitones: int, arm: bool = False) -> None:
+        """Shift the accompaniment by whole semitones (-6..6). The first non-zero key (or
+        ``arm``) adds the shifter's latency, restarting a running stream; later changes glide."""
+        self._key = check_key(semitones)
+        if self.fx is not None and self.fx.shifter is not None:
+            self.fx.set_key(self._key)
+        elif (self._key or arm) and not self._key_armed:
+            self._key_armed = True
+            self._restart_if_running()
+
+    @property
+    def key(self) -> int:
+        return self._key
+
+    def _restart_if_running(self) -> None:
+        if self._running:
+            self.start(self._settings)
+
     # -- reading the state -------------------------------------------------------------------
     def poll_events(self) -> list[Event]:
+        fx = self.fx
+        if fx is not None:
+            for e in fx.events_since():
+                self._events.append(Event(e.kind, f"effects: {e.message}"))
         out = []
         while self._events:
             out.append(self._events.popleft())
@@ -675,6 +748,8 @@ class Engine:
             resyncs=self._resyncs,
             callback_errors=self._callback_errors,
             out_fill=self._out_ring.available() if self._running else 0,
+            fx_latency_samples=self.fx.latency if self.fx is not None else 0,
+            key=self._key,
             position_s=player.position_s() if player else 0.0,
             duration_s=player.duration_s if player else 0.0,
             playing=bool(player and player.playing and not player.ended),

@@ -84,6 +84,8 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mute", action="append", default=[], metavar="STEM", choices=STEMS)
     p.add_argument("--solo", action="append", default=[], metavar="STEM", choices=STEMS)
     p.add_argument("--bypass", action="store_true", help="play the original (latency-aligned)")
+    p.add_argument("--fx", type=Path, metavar="CHAIN", help="a chain file (see README: effects)")
+    p.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
     p.add_argument("--record", type=Path, metavar="DIR", help="record mix.wav and the stems")
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--jack-dummy", action="store_true", help="start a JACK dummy server first")
@@ -136,6 +138,12 @@ def _engine(args: argparse.Namespace):
 
     gains = [_parse_gain(g) for g in args.gain]
     engine = Engine(Separator.load(args.model))
+    if getattr(args, "fx", None) is not None:
+        from realtime.fx import load_chains
+
+        engine.set_chains(load_chains(args.fx, engine.stems))
+    if getattr(args, "key", None) is not None:
+        engine.set_key(args.key, arm=True)
     for stem, db in gains:
         engine.mixer.set_gain_db(stem, db)
     for stem in args.mute:
@@ -165,8 +173,13 @@ def _device_arg(value: str | None, kind: str) -> str | None:
 
 def _status_line(st) -> str:
     pos = f"{st.position_s:6.1f}/{st.duration_s:.1f} s | " if st.duration_s else ""
+    fx = (
+        f" (effects/key {1000 * st.fx_latency_samples / st.sample_rate:.1f})"
+        if st.fx_latency_samples and st.sample_rate
+        else ""
+    )
     return (
-        f"{pos}latency {st.latency_ms:.1f} ms | CPU {100 * st.worker_load:.0f}% "
+        f"{pos}latency {st.latency_ms:.1f} ms{fx} | CPU {100 * st.worker_load:.0f}% "
         f"(p99 {st.worker_p99_ms:.1f} ms) | xruns {st.xruns} | misses {st.misses}"
     )
 

@@ -105,16 +105,37 @@ class Mixer:
 
     def process(self, stems: np.ndarray, dry: np.ndarray) -> np.ndarray:
         """(S, C, n) stems and (C, n) dry -> (C, n) mix, gains ramped linearly to new targets."""
-        n = dry.shape[1]
+        gains = self._gains(dry.shape[1])
+        return _weighted(gains, stems, dry)
+
+    def process_split(
+        self, stems: np.ndarray, dry: np.ndarray, group: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Like ``process``, as two (C, n) buses: the stems where ``group`` (S,) is true, and
+        the rest with the dry. Their sum is ``process``'s mix (the key shift's accompaniment)."""
+        gains = self._gains(dry.shape[1])
+        keep = np.append(group, False).astype(np.float32)
+        keep = keep[:, None] if gains.ndim == 2 else keep
+        return _weighted(gains * keep, stems, 0.0 * dry), _weighted(gains * (1 - keep), stems, dry)
+
+    def _gains(self, n: int) -> np.ndarray:
+        """(S+1,) constant gains, or (S+1, n) while a ramp runs; advances the ramp."""
         target = self.targets()
         if not np.array_equal(target, self._to):  # a new ramp from wherever the gains are now
             self._from, self._to, self._pos = self._value, target, 0
         if self._pos >= self.ramp:
-            mix = np.tensordot(self._to[:-1], stems, axes=1) + self._to[-1] * dry
-            return mix.astype(np.float32, copy=False)
+            return self._to
         frac = np.minimum((self._pos + np.arange(1, n + 1, dtype=np.float32)) / self.ramp, 1.0)
         gains = self._from[:, None] + (self._to - self._from)[:, None] * frac  # (S+1, n)
         self._pos += n
         self._value = gains[:, -1].copy()
+        return gains
+
+
+def _weighted(gains: np.ndarray, stems: np.ndarray, dry: np.ndarray | float) -> np.ndarray:
+    """(S+1,) or (S+1, n) gains over (S, C, n) stems and the (C, n) dry -> (C, n)."""
+    if gains.ndim == 1:
+        mix = np.tensordot(gains[:-1], stems, axes=1) + gains[-1] * dry
+    else:
         mix = np.einsum("sn,scn->cn", gains[:-1], stems) + gains[-1] * dry
-        return mix.astype(np.float32, copy=False)
+    return mix.astype(np.float32, copy=False)

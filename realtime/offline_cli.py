@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="torch threads (default 1: more threads slow down badly on a busy machine)",
     )
+    p.add_argument("--fx", type=Path, metavar="CHAIN", help="a chain file (see README: effects)")
+    p.add_argument(
+        "--key", type=int, metavar="N", help="shift the mix's accompaniment N semitones (-6..6)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_separate)
 
@@ -62,6 +66,17 @@ def _separate(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     sep = Separator.load(args.model)
     mix = parse_gains(args.mix, sep.stems) if args.mix is not None else None
+    chains = key = None
+    if args.fx is not None:
+        from realtime.fx import load_chains
+
+        chains = load_chains(args.fx, sep.stems)
+    if args.key is not None:
+        from realtime.keyshift import check_key
+
+        key = check_key(args.key)
+        if mix is None:
+            raise StemliveError("--key changes the mix: give --mix too (e.g. --mix vocals=1)")
     if args.subtype not in {"FLOAT", "PCM_16", "PCM_24", "PCM_32", "DOUBLE"}:
         raise StemliveError(f"unknown --subtype {args.subtype!r}: use FLOAT, PCM_16 or PCM_24")
     failures = 0
@@ -82,6 +97,8 @@ def _separate(args: argparse.Namespace) -> int:
                 args.subtype,
                 progress,
                 warn=lambda msg: print(f"stemlive separate: warning: {msg}", file=sys.stderr),
+                chains=chains,
+                key=key,
             )
         except StemliveError as exc:
             print(f"stemlive separate: error: {exc}", file=sys.stderr)
