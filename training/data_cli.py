@@ -44,6 +44,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     real.add_argument("--sample-rate", type=int, default=44100, help="default 44100")
     real.set_defaults(func=_real)
 
+    mir = sub.add_parser(
+        "mir1k",
+        help="convert MIR-1K (real singing + backing) for training, split by singer",
+        description="Convert MIR-1K's vocals/ and backing/ clips into OUT/{train,valid,test}/"
+        "<clip>/{vocals,backing}.wav (44.1 kHz, 16-bit); 2 singers are held out for "
+        "validation and 4 for test (training/real_vocals.py).",
+    )
+    mir.add_argument("--src", type=Path, required=True, help="the MIR-1K folder")
+    mir.add_argument("--out", type=Path, default=Path("data/mir1k"), help="default data/mir1k")
+    mir.set_defaults(func=_mir1k)
+
+    unseen = sub.add_parser(
+        "unseen",
+        help="make the evaluation splits of sources never trained on",
+        description="Songs with the MuseScore SoundFont and held-out MIR-1K singers "
+        "(OUT/{valid,test}) and the held-out singers over their real backing (REAL_OUT).",
+    )
+    unseen.add_argument("--mir1k", type=Path, default=Path("data/mir1k"), help="from data mir1k")
+    unseen.add_argument("--out", type=Path, default=Path("data/unseen"))
+    unseen.add_argument("--real-out", type=Path, default=Path("data/mir1k_real"))
+    unseen.set_defaults(func=_unseen)
+
 
 def _synth(args: argparse.Namespace) -> int:
     import time
@@ -76,4 +98,21 @@ def _real(args: argparse.Namespace) -> int:
 
     for line in convert_all(args.out, args.sample_rate):
         print(line)
+    return 0
+
+
+def _mir1k(args: argparse.Namespace) -> int:
+    from training.real_vocals import prepare_mir1k
+
+    counts = prepare_mir1k(args.src, args.out)
+    print(f"MIR-1K in {args.out}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
+    return 0
+
+
+def _unseen(args: argparse.Namespace) -> int:
+    from training.unseen import build_mir1k_real, build_unseen
+
+    build_mir1k_real(args.real_out, args.mir1k)
+    build_unseen(args.out, args.mir1k)
+    print(f"unseen-source splits in {args.out} and {args.real_out}")
     return 0

@@ -158,8 +158,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from model.errors import StemliveError
     from training.evaluate import EvalConfig, evaluate, table, write_report
 
+    if args.suite:
+        from training.eval_suite import run_suite, suite_table
+
+        sets = tuple(x for x in args.sets.split(",") if x)
+        result = run_suite(args.weights, Path(args.out), sets, args.seconds)
+        print(suite_table(result))
+        print(f"wrote {args.out}/suite.json, suite.md")
+        return 0
+    if not args.data:
+        raise StemliveError("stemlive eval needs --data ROOT (or --suite)")
     cfg = EvalConfig(
         root=args.data,
         split=args.split,
@@ -234,7 +245,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Per stem: whole-track SDR, SI-SDR and cSDR (median of 1 s frames) of the "
         "streaming-equivalent separation and of the baselines; writes a table, JSON and a PNG.",
     )
-    e.add_argument("--data", required=True, help="corpus root (MUSDB18-HQ layout)")
+    e.add_argument("--data", help="corpus root (MUSDB18-HQ layout)")
+    e.add_argument(
+        "--suite",
+        action="store_true",
+        help="every test set side by side: generated (seen sources), unseen sources, "
+        "held-out real singers (MIR-1K), the real clip; writes OUT/suite.md",
+    )
+    e.add_argument("--sets", default="", help="with --suite: comma-separated subset")
     e.add_argument("--split", default="test")
     e.add_argument("--weights", help="weights folder (default: the shipped default model)")
     e.add_argument("--max-songs", type=int, default=0)
