@@ -85,6 +85,21 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solo", action="append", default=[], metavar="STEM", choices=STEMS)
     p.add_argument("--bypass", action="store_true", help="play the original (latency-aligned)")
     p.add_argument("--record", type=Path, metavar="DIR", help="record mix.wav and the stems")
+    p.add_argument(
+        "--stem-outputs",
+        nargs="?",
+        const=",".join(STEMS),
+        default="",
+        metavar="STEM,...",
+        help="an output pair per stem after the main pair (all stems if none named): on JACK "
+        "ports stemlive:vocals_L..., on a multichannel device channels 3-4, 5-6...",
+    )
+    p.add_argument(
+        "--monitor-mix",
+        metavar="STEM=GAIN,...",
+        help="a second mix on its own output pair (the last), linear gains, unnamed stems 1, "
+        "e.g. vocals=1,drums=0.5; recorded as monitor.wav",
+    )
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--jack-dummy", action="store_true", help="start a JACK dummy server first")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -143,7 +158,24 @@ def _engine(args: argparse.Namespace):
     for stem in args.solo:
         engine.mixer.set_solo(stem, True)
     engine.mixer.set_bypass(args.bypass)
+    if args.monitor_mix is not None:
+        from realtime.offline import parse_gains
+
+        for stem, g in parse_gains(args.monitor_mix, engine.stems).items():
+            if not 0.0 <= g <= 4.0:
+                raise StemliveError(f"--monitor-mix {stem}={g:g}: gains must be 0..4 (linear)")
+            engine.monitor.set_gain_db(stem, 20.0 * math.log10(g) if g > 0 else -math.inf)
     return engine
+
+
+def _stem_outputs(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in names if s not in STEMS]
+    if bad:
+        raise StemliveError(
+            f"--stem-outputs: no stem {', '.join(bad)}; stems are {', '.join(STEMS)}"
+        )
+    return names
 
 
 def _device_arg(value: str | None, kind: str) -> str | None:
@@ -171,12 +203,28 @@ def _status_line(st) -> str:
     )
 
 
+def _routing_line(st) -> str:
+    """Where each output pair goes: JACK ports (L and R) or device channels."""
+    ports = list(st.output_ports)
+    if len(ports) == 2 * len(st.outputs):  # JACK: two port names per pair
+        ports = [f"{ports[2 * i]} {ports[2 * i + 1]}" for i in range(len(st.outputs))]
+        where = dict(zip(st.outputs, ports, strict=True))
+    elif len(ports) == len(st.outputs):
+        where = {o: f"channels {p}" for o, p in zip(st.outputs, ports, strict=True)}
+    else:
+        where = dict.fromkeys(st.outputs, "(no output device)")
+    return "outputs: " + "; ".join(f"{o} -> {w}" for o, w in where.items())
+
+
 def _run_engine(engine, settings, args, until_end: bool) -> int:
     """Stream until Ctrl-C, --seconds, the end of the file or a lost device."""
     tty = sys.stderr.isatty()
     code = 0
     try:
         engine.start(settings)
+        st = engine.status()
+        if len(st.outputs) > 1 and not args.quiet:
+            print(_routing_line(st), file=sys.stderr)
         if args.record:
             engine.record_to(args.record)
         t0 = time.monotonic()
@@ -223,6 +271,8 @@ def _live(args: argparse.Namespace) -> int:
             sample_rate=args.rate,
             block_size=args.block,
             safety_ms=args.safety_ms,
+            stem_outputs=_stem_outputs(args.stem_outputs),
+            monitor_mix=args.monitor_mix is not None,
         )
         if settings.input_device is None:
             raise StemliveError("live needs an input device (see 'stemlive devices')")
@@ -240,6 +290,8 @@ def _play(args: argparse.Namespace) -> int:
             sample_rate=args.rate,
             block_size=args.block,
             safety_ms=args.safety_ms,
+            stem_outputs=_stem_outputs(args.stem_outputs),
+            monitor_mix=args.monitor_mix is not None,
         )
         engine = _engine(args)
         engine.open_file(args.file)
