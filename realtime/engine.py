@@ -260,11 +260,18 @@ class Engine:
             self._output_ports = tuple(f"{2 * i + 1}-{2 * i + 2}" for i in range(len(pairs)))
         elif out_dev is not None:
             self._output_ports = ("1-2",)
+        # ALSA's pulse plugin (and "default", which is pulse under a sound server) at
+        # PortAudio's low latency stalled for 2 s whenever another app started playing into
+        # the captured sink (measured); its "high" (35-40 ms here) had no gap.
+        via_pulse = any(
+            d is not None and d.hostapi == "ALSA" and d.name in ("pulse", "default")
+            for d in (in_dev, out_dev)
+        )
         kwargs = dict(
             samplerate=rate,
             blocksize=settings.block_size,
             dtype="float32",
-            latency="low",
+            latency="high" if via_pulse else "low",
             finished_callback=self._on_finished,
         )
         try:

@@ -28,8 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "live", help="separate a live input and play the remix", description="Live remix."
     )
-    p.add_argument("--input", required=True, metavar="DEV", help="input device (name or index)")
-    p.add_argument("--output", required=True, metavar="DEV", help="output device, or 'none'")
+    p.add_argument(
+        "--input",
+        metavar="DEV",
+        help="input device (name or index), or 'desktop' / 'desktop:SINK': what the computer "
+        "plays (the monitor of a PulseAudio/PipeWire sink)",
+    )
+    p.add_argument(
+        "--output",
+        metavar="DEV",
+        help="output device, 'pulse:SINK', or 'none'; never the sink being captured",
+    )
+    p.add_argument(
+        "--route-desktop",
+        action="store_true",
+        help="route the desktop through stemlive: a virtual sink becomes the default, "
+        "stemlive separates it and plays into the real sink (restored on exit)",
+    )
     _stream_args(p)
     p.set_defaults(func=_live)
 
@@ -130,6 +145,7 @@ def _maybe_jack(on: bool, rate: int | None = None, block: int = 256):
 
 
 def _devices(args: argparse.Namespace) -> int:
+    from realtime.desktop import list_sources
     from realtime.devices import list_devices, rescan
 
     with _maybe_jack(args.jack_dummy):
@@ -142,6 +158,12 @@ def _devices(args: argparse.Namespace) -> int:
         print("no audio devices (no sound card or audio server; try --jack-dummy)")
     for d in devs:
         print(f"{d.index:3d}  {d.label}  in {d.inputs}, out {d.outputs}, {d.default_rate:g} Hz")
+    sources = list_sources()
+    if sources:
+        print("\ndesktop audio (what the computer plays; --input SPEC):")
+        for s in sources:
+            default = "   [default: --input desktop]" if s.default else ""
+            print(f"  {s.spec:24s} {s.label}{default}")
     return 0
 
 
@@ -262,8 +284,31 @@ def _run_engine(engine, settings, args, until_end: bool) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    from realtime.desktop import DesktopRoute
     from realtime.engine import StreamSettings
 
+    route = None
+    if args.route_desktop:
+        if args.input is not None:
+            raise StemliveError("--route-desktop chooses the input itself: leave out --input")
+        route = DesktopRoute()
+        args.input = route.input_spec
+        args.output = args.output or route.output_spec
+        print(
+            f"routing the desktop through stemlive: apps play into {route.input_spec[8:]}, "
+            f"the remix goes to {args.output}",
+            file=sys.stderr,
+        )
+    try:
+        return _live_with(args, StreamSettings)
+    finally:
+        if route is not None:
+            route.close()
+
+
+def _live_with(args: argparse.Namespace, StreamSettings) -> int:  # noqa: N803
+    if args.input is None or args.output is None:
+        raise StemliveError("live needs --input and --output (or --route-desktop)")
     with _maybe_jack(args.jack_dummy, args.rate, args.block):
         settings = StreamSettings(
             input_device=_device_arg(args.input, "input"),
