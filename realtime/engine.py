@@ -49,6 +49,7 @@ MAX_BACKLOG_S = 0.5  # a worker further behind than this drops input and restart
 DEVICE_TIMEOUT_S = 1.0  # no callback for this long while streaming: the device is gone
 # ...or before the first callback: ALSA's pulse device (desktop audio) takes ~1.5 s to start.
 START_TIMEOUT_S = 5.0
+PULSE_SAFETY_MS = 60.0  # the least safety buffer through a sound server (see Engine.start)
 SWITCH_INTERVAL_S = 0.0005
 WORKER_RT_PRIORITY = 5  # below JACK's audio threads (10 and up); see _raise_priority
 WORKER_NICE = -10
@@ -183,6 +184,7 @@ class Engine:
         self._capture: RingBuffer | None = None
         self._stem_rows: list[int] = []
         self._with_monitor = False
+        self._via_pulse = False
         self._reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -217,6 +219,14 @@ class Engine:
                     settings.output_device, out_dev.name if out_dev else None
                 )
                 desktop.check_no_feedback(source, played_into)
+            # ALSA's pulse plugin (and "default", which is pulse under a sound server) at
+            # PortAudio's low latency stalled for 2 s whenever another app started playing
+            # into the captured sink (measured); at "high" (35-40 ms) it had no gap, but its
+            # callbacks come in bursts that a 20 ms safety buffer did not always cover.
+            self._via_pulse = any(
+                d is not None and d.hostapi == "ALSA" and d.name in ("pulse", "default")
+                for d in (in_dev, out_dev)
+            )
             rate = settings.sample_rate or int(
                 (out_dev or in_dev).default_rate if (out_dev or in_dev) else self.model_rate
             )
@@ -260,18 +270,11 @@ class Engine:
             self._output_ports = tuple(f"{2 * i + 1}-{2 * i + 2}" for i in range(len(pairs)))
         elif out_dev is not None:
             self._output_ports = ("1-2",)
-        # ALSA's pulse plugin (and "default", which is pulse under a sound server) at
-        # PortAudio's low latency stalled for 2 s whenever another app started playing into
-        # the captured sink (measured); its "high" (35-40 ms here) had no gap.
-        via_pulse = any(
-            d is not None and d.hostapi == "ALSA" and d.name in ("pulse", "default")
-            for d in (in_dev, out_dev)
-        )
         kwargs = dict(
             samplerate=rate,
             blocksize=settings.block_size,
             dtype="float32",
-            latency="high" if via_pulse else "low",
+            latency="high" if self._via_pulse else "low",
             finished_callback=self._on_finished,
         )
         try:
@@ -377,7 +380,10 @@ class Engine:
         self._rate, self._block = rate, B
         self._in_ch = self._out_ch = CHANNELS
         self._fade = max(16, int(FADE_S * rate))
-        safety = max(int(round(settings.safety_ms * rate / 1000)), self._fade)
+        safety_ms = settings.safety_ms
+        if self._via_pulse:
+            safety_ms = max(safety_ms, PULSE_SAFETY_MS)
+        safety = max(int(round(safety_ms * rate / 1000)), self._fade)
         model_block = int(math.ceil(B * self.model_rate / rate)) + 64
         self._model_block = model_block
         self.separator.prepare(self.model_rate, model_block, CHANNELS)
