@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := libportaudio2 jackd2 libsndfile1 ffmpeg xvfb xauth libxcb-icccm4 \
 	libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 libxcb-render-util0 \
 	libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libegl1 libgl1 libfontconfig1 \
-	libdbus-1-3 fonts-dejavu-core zam-plugins
+	libdbus-1-3 fonts-dejavu-core zam-plugins pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: run separate-demo test deps venv bench clean-venv
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from gui.engine_api import DeviceChoice, EngineEvent, EngineSettings, GuiSnapshot, Levels
 from model.errors import StemliveError
 from model.separator import Separator
-from realtime import devices
+from realtime import desktop, devices
 from realtime.engine import Engine, StreamSettings
 
 BLOCK_SIZE = 256
@@ -86,6 +86,8 @@ class EngineAdapter:
                 sample_rate=settings.sample_rate,
                 block_size=BLOCK_SIZE,
                 safety_ms=settings.safety_ms,
+                stem_outputs=tuple(s for s in self.engine.stems if s in settings.stem_outputs),
+                monitor_mix=settings.monitor_mix,
             )
         )
 
@@ -107,10 +109,18 @@ class EngineAdapter:
     def devices(self) -> list[DeviceChoice]:
         if not self.engine.running:
             devices.rescan()
-        return [
+        found = [
             DeviceChoice(d.label, d.inputs, d.outputs, d.default_rate)
             for d in devices.list_devices()
         ]
+        found += [  # what the computer plays: the monitor of each PulseAudio/PipeWire sink
+            DeviceChoice(s.spec, 2, 0, 0.0, s.label) for s in desktop.list_sources()
+        ]
+        found += [
+            DeviceChoice(f"{desktop.PULSE}:{s.sink}", 0, 2, 0.0, f"Sound server: {s.description}")
+            for s in desktop.list_sources()
+        ]
+        return found
 
     # -- parameters -------------------------------------------------------------------------
     def play(self) -> None:
@@ -151,6 +161,11 @@ class EngineAdapter:
 
     def set_key(self, semitones: int) -> None:
         self.engine.set_key(semitones)
+    def set_monitor_gain_db(self, stem: str, db: float) -> None:
+        self.engine.monitor.set_gain_db(stem, min(db, self.engine.monitor.MAX_DB))
+
+    def monitor_gain_db(self, stem: str) -> float:
+        return self.engine.monitor.gain_db(stem)
 
     # What the mixer holds (the window's tests read these back).
     def gain_db(self, stem: str) -> float:
@@ -196,6 +211,8 @@ class EngineAdapter:
             recording=s.recording,
             running=s.running,
             has_output=s.has_output,
+            outputs=s.outputs,
+            output_ports=s.output_ports,
         )
 
     def poll_events(self) -> list[EngineEvent]:

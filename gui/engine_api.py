@@ -40,6 +40,8 @@ class EngineSettings:
     latency_preset: str = "standard"
     safety_ms: float = DEFAULT_SAFETY_MS  # the window shares the interpreter lock with the worker
     model_folder: str | None = None  # None: the shipped default model
+    stem_outputs: tuple[str, ...] = ()  # stems with an output pair of their own (routing)
+    monitor_mix: bool = False  # a second mix with its own faders on the last pair
 
     def __post_init__(self) -> None:
         if self.latency_preset not in LATENCY_PRESETS:
@@ -83,6 +85,8 @@ class GuiSnapshot:
     recording: bool = False
     running: bool = False
     has_output: bool = False  # False: nothing is heard (no output device)
+    outputs: tuple[str, ...] = ()  # output pairs: "main", stems..., "monitor"
+    output_ports: tuple[str, ...] = ()  # where they go: JACK ports (two a pair) or channels
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class DeviceChoice:
     inputs: int
     outputs: int
     default_rate: float
+    label: str = ""  # what the user reads, when not the name (e.g. "Desktop audio (...)")
 
 
 @runtime_checkable
@@ -167,6 +172,9 @@ class EngineApi(Protocol):
     def set_fx_bypass(self, target: str, index: int, on: bool) -> None: ...
 
     def set_key(self, semitones: int) -> None: ...
+
+    def set_monitor_gain_db(self, stem: str, db: float) -> None:
+        """The monitor mix's fader for a stem (``-inf`` silences it there)."""
 
     def snapshot(self) -> GuiSnapshot: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -32,6 +33,7 @@ from gui.engine_api import EngineApi, EngineEvent, EngineSettings, GuiSnapshot
 from gui.engine_runner import EngineRunner
 from gui.mixer_panel import MixerPanel, strip_differences
 from gui.presets import MixState, builtin_presets
+from gui.routing_dialog import RoutingDialog
 from gui.settings_dialog import SettingsDialog
 from gui.settings_store import SettingsStore
 from gui.spectrogram_view import SpectrogramView
@@ -120,6 +122,10 @@ class MainWindow(QMainWindow):
         settings_button = QPushButton("Settings…")
         settings_button.setToolTip("Devices, sample rate, latency, model (Ctrl+,)")
         settings_button.clicked.connect(lambda: self.open_settings())
+        routing_button = QPushButton("Routing…")
+        routing_button.setToolTip("Stems to outputs of their own, and a monitor mix (Ctrl+R)")
+        routing_button.clicked.connect(lambda: self.open_routing())
+        self.routing_dialog: RoutingDialog | None = None
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -130,6 +136,7 @@ class MainWindow(QMainWindow):
         head.addStretch(1)
         head.addWidget(self.spectrograms.colour_scale())
         head.addSpacing(12)
+        head.addWidget(routing_button)
         head.addWidget(settings_button)
         rl.addLayout(head)
         rl.addWidget(self.spectrograms, 1)
@@ -218,6 +225,10 @@ class MainWindow(QMainWindow):
         settings_action = QAction("Settings…", self)
         settings_action.setShortcut(QKeySequence("Ctrl+,"))
         settings_action.triggered.connect(lambda: self.open_settings())
+        routing_action = QAction("Routing…", self)
+        routing_action.setShortcut(QKeySequence("Ctrl+R"))
+        routing_action.triggered.connect(lambda: self.open_routing())
+        self.addActions([routing_action])
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -280,6 +291,8 @@ class MainWindow(QMainWindow):
     def _on_done(self, name: str, result: object) -> None:
         if name in ("start", "restart"):
             self.push_mix()  # a fresh engine starts neutral
+            for stem, db in self.store.monitor_gains(self.engine.stems).items():
+                self.engine.set_monitor_gain_db(stem, db)
             self.status_state.setText("running")
             self.status_model.setText(f"model {self.engine.model_name}")
             self.status_untrained.setVisible(not self.engine.model_trained)
@@ -403,6 +416,37 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def open_routing(self) -> RoutingDialog:
+        """Show the routing dialog (non-modal: the meters and the sound go on); returns it."""
+        if self.routing_dialog is not None:
+            self.routing_dialog.close()
+        stems = self.engine.stems
+        dialog = RoutingDialog(
+            stems,
+            self.settings.stem_outputs,
+            self.settings.monitor_mix,
+            self.store.monitor_gains(stems),
+            self._set_monitor_gain,
+            self,
+        )
+        dialog.apply_requested.connect(self.apply_routing)
+        dialog.show_routing(self.last_snapshot)
+        self.routing_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _set_monitor_gain(self, stem: str, db: float) -> None:
+        self.engine.set_monitor_gain_db(stem, db)
+        gains = self.store.monitor_gains(self.engine.stems)
+        gains[stem] = db
+        self.store.set_monitor_gains(gains)
+
+    def apply_routing(self, stem_outputs: tuple, monitor_mix: bool) -> None:
+        """New outputs: restart the engine with them (the song keeps its place)."""
+        self.apply_settings(
+            replace(self.settings, stem_outputs=tuple(stem_outputs), monitor_mix=monitor_mix)
+        )
+
     def show_error(self, title: str, text: str, offer_settings: bool = False) -> QMessageBox:
         """A non-modal message (the window and the audio go on); optionally a way to Settings."""
         self.last_error = f"{title}: {text}"
@@ -502,6 +546,8 @@ class MainWindow(QMainWindow):
         for label, bad in ((self.status_xruns, snap.xruns), (self.status_misses, snap.misses)):
             label.setStyleSheet(f"color: {ERROR};" if bad else "")
         self.notice.setVisible(snap.running and not snap.has_output)
+        if self.routing_dialog is not None and self.routing_dialog.isVisible():
+            self.routing_dialog.show_routing(snap)
         for event in self.engine.poll_events():
             self.handle_event(event)
         self.frames += 1

@@ -38,6 +38,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("stemlive settings")
+        self._current = current  # routing is edited in the routing dialog, kept here
         form = QFormLayout(self)
         if message:  # e.g. "the output device vanished: pick another"
             note = QLabel(message)
@@ -51,9 +52,9 @@ class SettingsDialog(QDialog):
         self.output.addItem(NO_DEVICE + " – separation runs, nothing is heard", None)
         for d in devices:
             if d.inputs > 0:
-                self.input.addItem(f"{d.name} ({d.inputs} in)", d.name)
+                self.input.addItem(d.label or f"{d.name} ({d.inputs} in)", d.name)
             if d.outputs > 0:
-                self.output.addItem(f"{d.name} ({d.outputs} out)", d.name)
+                self.output.addItem(d.label or f"{d.name} ({d.outputs} out)", d.name)
         _select(self.input, current.input_device)
         _select(self.output, current.output_device)
         if not devices:
@@ -115,6 +116,8 @@ class SettingsDialog(QDialog):
             latency_preset=self.latency.currentData(),
             safety_ms=self.safety.value(),
             model_folder=self.model.text().strip() or None,
+            stem_outputs=self._current.stem_outputs,
+            monitor_mix=self._current.monitor_mix,
         )
 
 

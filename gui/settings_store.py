@@ -8,6 +8,7 @@ install) can point it at a file of their own.
 from __future__ import annotations
 
 import json
+import math
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -35,8 +36,10 @@ class SettingsStore:
                 latency_preset=str(q.value("engine/latency_preset") or "standard"),
                 safety_ms=float(q.value("engine/safety_ms") or DEFAULT_SAFETY_MS),
                 model_folder=q.value("engine/model_folder") or None,
+                stem_outputs=tuple(json.loads(q.value("routing/stem_outputs") or "[]")),
+                monitor_mix=str(q.value("routing/monitor_mix") or "false").lower() == "true",
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError):
             return EngineSettings()  # a hand-edited or old file: start from defaults
 
     def set_engine_settings(self, s: EngineSettings) -> None:
@@ -47,6 +50,27 @@ class SettingsStore:
         q.setValue("engine/latency_preset", s.latency_preset)
         q.setValue("engine/safety_ms", float(s.safety_ms))
         q.setValue("engine/model_folder", s.model_folder or "")
+        q.setValue("routing/stem_outputs", json.dumps(list(s.stem_outputs)))
+        q.setValue("routing/monitor_mix", "true" if s.monitor_mix else "false")
+
+    # -- routing --------------------------------------------------------------------
+    def monitor_gains(self, stems: tuple[str, ...]) -> dict[str, float]:
+        """The monitor mix's faders in dB (-inf stored as null); 0 dB for stems not stored."""
+        try:
+            raw = json.loads(self.q.value("routing/monitor_gains") or "{}")
+        except ValueError:
+            raw = {}
+        out = {}
+        for s in stems:
+            v = raw.get(s, 0.0) if isinstance(raw, dict) else 0.0
+            out[s] = -math.inf if v is None else float(v)
+        return out
+
+    def set_monitor_gains(self, gains: dict[str, float]) -> None:
+        self.q.setValue(
+            "routing/monitor_gains",
+            json.dumps({k: (None if v == -math.inf else v) for k, v in gains.items()}),
+        )
 
     # -- files ----------------------------------------------------------------------
     def last_file(self) -> str | None:

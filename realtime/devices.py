@@ -72,6 +72,10 @@ def find_device(spec: str | int, kind: str) -> Device:
     usable = [d for d in devices if getattr(d, key) > 0]
     names = ", ".join(f"{d.index}: {d.label}" for d in usable) or "none"
     spec_s = str(spec).strip()
+    if spec_s.lower() == "jack":  # the JACK server, not ALSA's "jack" plugin device
+        match = [d for d in usable if d.hostapi.startswith("JACK")]
+        if len(match) == 1:
+            return match[0]
     if spec_s.isdigit():
         match = [d for d in usable if d.index == int(spec_s)]
     else:

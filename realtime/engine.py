@@ -35,7 +35,7 @@ import soxr
 
 from model.errors import StemliveError
 from model.separator import Separator
-from realtime import DEFAULT_SAFETY_MS, devices
+from realtime import DEFAULT_SAFETY_MS, desktop, devices
 from realtime.analysis import Analyser
 from realtime.fx import ChainSpec, SlotSpec
 from realtime.fxrack import FxRack
@@ -50,6 +50,9 @@ FADE_S = 0.003  # wet/dry crossfade when the worker is late, and back
 RAMP_S = 0.010  # mixer parameter ramps
 MAX_BACKLOG_S = 0.5  # a worker further behind than this drops input and restarts its state
 DEVICE_TIMEOUT_S = 1.0  # no callback for this long while streaming: the device is gone
+# ...or before the first callback: ALSA's pulse device (desktop audio) takes ~1.5 s to start.
+START_TIMEOUT_S = 5.0
+PULSE_SAFETY_MS = 60.0  # the least safety buffer through a sound server (see Engine.start)
 SWITCH_INTERVAL_S = 0.0005
 WORKER_RT_PRIORITY = 5  # below JACK's audio threads (10 and up); see _raise_priority
 WORKER_NICE = -10
@@ -68,6 +71,10 @@ class StreamSettings:
     sample_rate: int | None = None  # None: the output (or input) device's default, else the model's
     block_size: int = 256
     safety_ms: float = DEFAULT_SAFETY_MS
+    # Outputs besides the main mix, in this order after the main pair: each stem named here
+    # (pre-fader), then the monitor mix (``Engine.monitor``'s faders) when ``monitor_mix``.
+    stem_outputs: tuple[str, ...] = ()
+    monitor_mix: bool = False
 
     def __post_init__(self) -> None:
         if not 16 <= self.block_size <= 4096:
@@ -76,6 +83,13 @@ class StreamSettings:
             raise StemliveError(f"safety buffer must be 0..500 ms, not {self.safety_ms}")
         if self.sample_rate is not None and not 8000 <= self.sample_rate <= 192000:
             raise StemliveError(f"sample rate must be 8000..192000 Hz, not {self.sample_rate}")
+        if len(set(self.stem_outputs)) != len(self.stem_outputs):
+            raise StemliveError(f"a stem is named twice in the stem outputs: {self.stem_outputs}")
+
+    @property
+    def output_pairs(self) -> tuple[str, ...]:
+        """Names of the output channel pairs: "main", the stems, then "monitor"."""
+        return ("main", *self.stem_outputs, *(("monitor",) if self.monitor_mix else ()))
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,8 @@ class Status:
     looping: bool = False
     recording: bool = False
     source: str = "none"  # "file", "input" or "none"
+    outputs: tuple[str, ...] = ()  # the output pairs ("main", stems..., "monitor")
+    output_ports: tuple[str, ...] = ()  # where they go: JACK port names, or channel numbers
 
 
 @dataclass(frozen=True)
@@ -124,8 +140,8 @@ class Event:
 class _Resampler:
     """Streaming soxr in the worker; identity when the rates agree."""
 
-    def __init__(self, rate_in: int, rate_out: int) -> None:
-        self.rate_in, self.rate_out = rate_in, rate_out
+    def __init__(self, rate_in: int, rate_out: int, channels: int = CHANNELS) -> None:
+        self.rate_in, self.rate_out, self.channels = rate_in, rate_out, channels
         self.reset()
 
     def reset(self) -> None:
@@ -133,7 +149,11 @@ class _Resampler:
             None
             if self.rate_in == self.rate_out
             else soxr.ResampleStream(
-                self.rate_in, self.rate_out, CHANNELS, dtype="float32", quality=RESAMPLE_QUALITY
+                self.rate_in,
+                self.rate_out,
+                self.channels,
+                dtype="float32",
+                quality=RESAMPLE_QUALITY,
             )
         )
 
@@ -151,6 +171,9 @@ class Engine:
         self.stems = separator.stems
         self.model_rate = separator.sample_rate
         self.mixer = Mixer(self.stems, ramp=int(RAMP_S * self.model_rate))
+        # A second mix of the same stems with faders of its own (e.g. a singer's in-ear),
+        # sent to its own output pair when StreamSettings.monitor_mix is on.
+        self.monitor = Mixer(self.stems, ramp=int(RAMP_S * self.model_rate))
         self._events: collections.deque[Event] = collections.deque(maxlen=100)
         self._player: FilePlayer | None = None
         self._use_input = True
@@ -168,6 +191,9 @@ class Engine:
         self.fx: FxRack | None = None
         self._key = 0
         self._key_armed = False
+        self._stem_rows: list[int] = []
+        self._with_monitor = False
+        self._via_pulse = False
         self._reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -176,15 +202,40 @@ class Engine:
         with self._lock:
             self._stop_locked()
             self._settings = settings = settings or self._settings
+            unknown = [s for s in settings.stem_outputs if s not in self.stems]
+            if unknown:
+                raise StemliveError(
+                    f"no stem {', '.join(unknown)} to output; stems are {', '.join(self.stems)}"
+                )
             sd = None
             in_dev = out_dev = None
-            if settings.input_device is not None or settings.output_device is not None:
+            in_spec, out_spec = settings.input_device, settings.output_device
+            source = sink = None  # desktop audio: the monitor captured, the sink played into
+            if desktop.is_desktop(in_spec):
+                source = desktop.resolve_source(in_spec)
+                in_spec = desktop.PORTAUDIO_DEVICE
+            if desktop.is_pulse_sink(out_spec):
+                sink, out_spec = out_spec.partition(":")[2], desktop.PORTAUDIO_DEVICE
+            if in_spec is not None or out_spec is not None:
                 devices.rescan()
                 sd = devices._sd()
-                if settings.input_device is not None:
-                    in_dev = devices.find_device(settings.input_device, "input")
-                if settings.output_device is not None:
-                    out_dev = devices.find_device(settings.output_device, "output")
+                if in_spec is not None:
+                    in_dev = devices.find_device(in_spec, "input")
+                if out_spec is not None:
+                    out_dev = devices.find_device(out_spec, "output")
+            if source is not None:
+                played_into = desktop.output_sink(
+                    settings.output_device, out_dev.name if out_dev else None
+                )
+                desktop.check_no_feedback(source, played_into)
+            # ALSA's pulse plugin (and "default", which is pulse under a sound server) at
+            # PortAudio's low latency stalled for 2 s whenever another app started playing
+            # into the captured sink (measured); at "high" (35-40 ms) it had no gap, but its
+            # callbacks come in bursts that a 20 ms safety buffer did not always cover.
+            self._via_pulse = any(
+                d is not None and d.hostapi == "ALSA" and d.name in ("pulse", "default")
+                for d in (in_dev, out_dev)
+            )
             rate = settings.sample_rate or int(
                 (out_dev or in_dev).default_rate if (out_dev or in_dev) else self.model_rate
             )
@@ -195,7 +246,8 @@ class Engine:
                     target=self._virtual_clock, name="stemlive-clock", daemon=True
                 )
             else:
-                self._stream = self._open_stream(sd, in_dev, out_dev, rate, settings)
+                with desktop.pulse_env(source.monitor if source else None, sink):
+                    self._stream = self._open_stream(sd, in_dev, out_dev, rate, settings)
             self._stop_worker = False
             self._worker = threading.Thread(target=self._work, name="stemlive-worker", daemon=True)
             self._old_switch = sys.getswitchinterval()
@@ -213,17 +265,31 @@ class Engine:
                 self._clock.start()
 
     def _open_stream(self, sd, in_dev, out_dev, rate, settings):
+        pairs = settings.output_pairs
+        if out_dev is not None and len(pairs) > 1:
+            if out_dev.hostapi.startswith("JACK"):
+                return self._open_jack(in_dev, out_dev, rate, settings)
+            need = 2 * len(pairs)
+            if out_dev.outputs < need:
+                raise StemliveError(
+                    f"{out_dev.label} has {out_dev.outputs} output channels; the outputs "
+                    f"{', '.join(pairs)} need {need} (a pair each). Send fewer stems, or use "
+                    "a multichannel device or JACK"
+                )
+            self._output_ports = tuple(f"{2 * i + 1}-{2 * i + 2}" for i in range(len(pairs)))
+        elif out_dev is not None:
+            self._output_ports = ("1-2",)
         kwargs = dict(
             samplerate=rate,
             blocksize=settings.block_size,
             dtype="float32",
-            latency="low",
+            latency="high" if self._via_pulse else "low",
             finished_callback=self._on_finished,
         )
         try:
             if in_dev is not None and out_dev is not None:
                 self._in_ch = min(CHANNELS, in_dev.inputs)
-                self._out_ch = min(CHANNELS, out_dev.outputs)
+                self._out_ch = self._out_channels(out_dev)
                 return sd.Stream(
                     device=(in_dev.index, out_dev.index),
                     channels=(self._in_ch, self._out_ch),
@@ -231,7 +297,7 @@ class Engine:
                     **kwargs,
                 )
             if out_dev is not None:
-                self._out_ch = min(CHANNELS, out_dev.outputs)
+                self._out_ch = self._out_channels(out_dev)
                 return sd.OutputStream(
                     device=out_dev.index,
                     channels=self._out_ch,
@@ -248,6 +314,25 @@ class Engine:
         except (sd.PortAudioError, ValueError) as exc:
             names = " / ".join(d.name for d in (in_dev, out_dev) if d is not None)
             raise StemliveError(f"cannot open {names} at {rate} Hz: {exc}") from None
+
+    def _out_channels(self, out_dev) -> int:
+        n = self._out_ring.channels
+        return n if n > CHANNELS else min(CHANNELS, out_dev.outputs)
+
+    def _open_jack(self, in_dev, out_dev, rate, settings):
+        """Stem outputs on JACK: a client of our own with a named stereo pair per output."""
+        from realtime.jack_stream import JackStream
+
+        if in_dev is not None and not in_dev.hostapi.startswith("JACK"):
+            raise StemliveError(
+                f"with stem outputs on JACK the input must be on JACK too, not {in_dev.label}"
+            )
+        outs = [f"{p}_{side}" for p in settings.output_pairs for side in "LR"]
+        ins = ["in_L", "in_R"] if in_dev is not None else []
+        self._in_ch, self._out_ch = len(ins) or CHANNELS, len(outs)
+        stream = JackStream(ins, outs, rate, settings.block_size, self._callback, self._on_finished)
+        self._output_ports = tuple(stream.out_port_names)
+        return stream
 
     def stop(self) -> None:
         """Stop streaming and release the device; closes a recording. Safe when stopped."""
@@ -295,6 +380,7 @@ class Engine:
         self._frames_out = 0
         self._engine_latency = 0
         self._rate = 0
+        self._output_ports: tuple[str, ...] = ()
 
     # -- preparation ----------------------------------------------------------------------
     def _prepare(self, rate: int, settings: StreamSettings) -> None:
@@ -303,12 +389,19 @@ class Engine:
         self._rate, self._block = rate, B
         self._in_ch = self._out_ch = CHANNELS
         self._fade = max(16, int(FADE_S * rate))
-        safety = max(int(round(settings.safety_ms * rate / 1000)), self._fade)
+        safety_ms = settings.safety_ms
+        if self._via_pulse:
+            safety_ms = max(safety_ms, PULSE_SAFETY_MS)
+        safety = max(int(round(safety_ms * rate / 1000)), self._fade)
         model_block = int(math.ceil(B * self.model_rate / rate)) + 64
         self._model_block = model_block
         self.separator.prepare(self.model_rate, model_block, CHANNELS)
         self._rs_in = _Resampler(rate, self.model_rate)
-        self._rs_out = _Resampler(self.model_rate, rate)
+        pairs = settings.output_pairs
+        n_out = 2 * len(pairs)
+        self._rs_out = _Resampler(self.model_rate, rate, n_out)
+        self._stem_rows = [self.stems.index(s) for s in settings.stem_outputs]
+        self._with_monitor = settings.monitor_mix
         # Plug-ins want one block size: the device's when no resampling, else re-blocked.
         reblock = rate != self.model_rate
         if self.fx is not None:
@@ -329,7 +422,7 @@ class Engine:
         self._engine_latency = D
         cap = max(int(2.5 * rate), 4 * B + D)
         self._in_ring = RingBuffer(CHANNELS, cap)
-        self._out_ring = RingBuffer(CHANNELS, cap)
+        self._out_ring = RingBuffer(n_out, cap)
         self._out_ring.write_zeros(self._prefill)
         self._dry_line = DelayLine(CHANNELS, D, 4096)
         self._model_dry = DelayLine(CHANNELS, L, 2 * model_block + 64)
@@ -339,12 +432,17 @@ class Engine:
         self._w = 1.0
         self._recover_level = max(B + self._fade, min(self._prefill, 2 * B + self._fade))
         self._src = np.zeros((CHANNELS, 4096), np.float32)
-        self._wet = np.zeros((CHANNELS, 4096), np.float32)
+        self._wet = np.zeros((n_out, 4096), np.float32)
         self._dry = np.zeros((CHANNELS, 4096), np.float32)
+        # When the worker is late, the main and monitor pairs fall back to the dry signal and
+        # the stem pairs to silence (their rows stay zero).
+        self._dry_out = np.zeros((n_out, 4096), np.float32) if n_out > CHANNELS else None
+        self._dry_rows = [2 * i for i, p in enumerate(pairs) if p in ("main", "monitor")]
         self._ramp = np.arange(1, 4097, dtype=np.float32) / self._fade
         self._analyser = Analyser(("input", *self.stems), self.model_rate)
         self._block_seconds = B / rate
         self.mixer.reset()
+        self.monitor.reset()
         if self._player is not None and self._player.rate != rate:
             self._reopen_player(rate)
         self._warm_up(model_block)
@@ -380,6 +478,7 @@ class Engine:
         for _ in range(max(4, 2 * self.separator.cfg.n_fft // silence.shape[1])):
             stems = self.separator.process(silence)
             self.fx.process(stems, silence, self.mixer)
+            self.monitor.process(stems, silence)
         self.separator.reset()
         self.fx.reset()
         self._rs_in.reset()
@@ -417,10 +516,15 @@ class Engine:
             self._in_ring.write(src)
             dry = self._dry[:, :frames]
             self._dry_line.process(src, dry)
+            if self._dry_out is not None:
+                dry_out = self._dry_out[:, :frames]
+                for r in self._dry_rows:
+                    dry_out[r : r + CHANNELS] = dry
+                dry = dry_out
             out = self._mix_out(frames, dry)
             if outdata is not None:
                 if self._out_ch == 1:
-                    outdata[:, 0] = out.mean(0)
+                    outdata[:, 0] = out[:CHANNELS].mean(0)
                 else:
                     outdata[:] = out.T
             self._frames_out += frames
@@ -501,7 +605,8 @@ class Engine:
                     if (
                         self._stream is not None
                         and self._running
-                        and (time.monotonic() - self._last_callback > DEVICE_TIMEOUT_S)
+                        and time.monotonic() - self._last_callback
+                        > (DEVICE_TIMEOUT_S if self._frames_out else START_TIMEOUT_S)
                     ):
                         self._device_lost()
                         return
@@ -533,13 +638,19 @@ class Engine:
         dry = np.empty_like(xm)
         self._model_dry.process(xm, dry)
         mix, stems = self.fx.process(stems, dry, self.mixer)  # chains, mixer, key shift, master
+        monitor = self.monitor.process(stems, dry) if self._with_monitor else None
         recorder = self._recorder
         if recorder is not None:
-            recorder.push(mix, stems)
+            recorder.push(mix, stems, monitor)
         self._analyser.process(np.concatenate([dry[None], stems], 0))
         self._peak = (float(np.abs(mix).max()), self._analyser.peak.copy())
         self._rms = (float(np.sqrt(np.mean(np.square(mix)))), self._analyser.rms.copy())
-        self._out_ring.write(self._rs_out(mix))
+        out = mix
+        if self._stem_rows or monitor is not None:  # the other pairs, in StreamSettings' order
+            out = np.concatenate(
+                [mix, *stems[self._stem_rows], *(() if monitor is None else (monitor,))], 0
+            )
+        self._out_ring.write(self._rs_out(out))
 
     def _resync(self, drop: int) -> None:
         """Far behind: drop ``drop`` input frames, write their output as silence, restart state."""
@@ -622,7 +733,9 @@ class Engine:
         with self._lock:
             self._close_recorder()
             take = new_take_folder(Path(folder))
-            self._recorder = Recorder(take, self.model_rate, CHANNELS, self.stems, stems, mix)
+            self._recorder = Recorder(
+                take, self.model_rate, CHANNELS, self.stems, stems, mix, self._with_monitor
+            )
             return take
 
     def record_to(self, folder: str | Path, stems: bool = True, mix: bool = True) -> Path:
@@ -630,7 +743,7 @@ class Engine:
         with self._lock:
             self._close_recorder()
             self._recorder = Recorder(
-                Path(folder), self.model_rate, CHANNELS, self.stems, stems, mix
+                Path(folder), self.model_rate, CHANNELS, self.stems, stems, mix, self._with_monitor
             )
             return Path(folder)
 
@@ -756,6 +869,8 @@ class Engine:
             looping=bool(player and player.loop),
             recording=self._recorder is not None,
             source="file" if player else ("input" if self._settings.input_device else "none"),
+            outputs=self._settings.output_pairs,
+            output_ports=self._output_ports,
         )
 
 

@@ -28,8 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "live", help="separate a live input and play the remix", description="Live remix."
     )
-    p.add_argument("--input", required=True, metavar="DEV", help="input device (name or index)")
-    p.add_argument("--output", required=True, metavar="DEV", help="output device, or 'none'")
+    p.add_argument(
+        "--input",
+        metavar="DEV",
+        help="input device (name or index), or 'desktop' / 'desktop:SINK': what the computer "
+        "plays (the monitor of a PulseAudio/PipeWire sink)",
+    )
+    p.add_argument(
+        "--output",
+        metavar="DEV",
+        help="output device, 'pulse:SINK', or 'none'; never the sink being captured",
+    )
+    p.add_argument(
+        "--route-desktop",
+        action="store_true",
+        help="route the desktop through stemlive: a virtual sink becomes the default, "
+        "stemlive separates it and plays into the real sink (restored on exit)",
+    )
     _stream_args(p)
     p.set_defaults(func=_live)
 
@@ -87,6 +102,21 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fx", type=Path, metavar="CHAIN", help="a chain file (see README: effects)")
     p.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
     p.add_argument("--record", type=Path, metavar="DIR", help="record mix.wav and the stems")
+    p.add_argument(
+        "--stem-outputs",
+        nargs="?",
+        const=",".join(STEMS),
+        default="",
+        metavar="STEM,...",
+        help="an output pair per stem after the main pair (all stems if none named): on JACK "
+        "ports stemlive:vocals_L..., on a multichannel device channels 3-4, 5-6...",
+    )
+    p.add_argument(
+        "--monitor-mix",
+        metavar="STEM=GAIN,...",
+        help="a second mix on its own output pair (the last), linear gains, unnamed stems 1, "
+        "e.g. vocals=1,drums=0.5; recorded as monitor.wav",
+    )
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--jack-dummy", action="store_true", help="start a JACK dummy server first")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -117,6 +147,7 @@ def _maybe_jack(on: bool, rate: int | None = None, block: int = 256):
 
 
 def _devices(args: argparse.Namespace) -> int:
+    from realtime.desktop import list_sources
     from realtime.devices import list_devices, rescan
 
     with _maybe_jack(args.jack_dummy):
@@ -129,6 +160,12 @@ def _devices(args: argparse.Namespace) -> int:
         print("no audio devices (no sound card or audio server; try --jack-dummy)")
     for d in devs:
         print(f"{d.index:3d}  {d.label}  in {d.inputs}, out {d.outputs}, {d.default_rate:g} Hz")
+    sources = list_sources()
+    if sources:
+        print("\ndesktop audio (what the computer plays; --input SPEC):")
+        for s in sources:
+            default = "   [default: --input desktop]" if s.default else ""
+            print(f"  {s.spec:24s} {s.label}{default}")
     return 0
 
 
@@ -151,7 +188,24 @@ def _engine(args: argparse.Namespace):
     for stem in args.solo:
         engine.mixer.set_solo(stem, True)
     engine.mixer.set_bypass(args.bypass)
+    if args.monitor_mix is not None:
+        from realtime.offline import parse_gains
+
+        for stem, g in parse_gains(args.monitor_mix, engine.stems).items():
+            if not 0.0 <= g <= 4.0:
+                raise StemliveError(f"--monitor-mix {stem}={g:g}: gains must be 0..4 (linear)")
+            engine.monitor.set_gain_db(stem, 20.0 * math.log10(g) if g > 0 else -math.inf)
     return engine
+
+
+def _stem_outputs(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in names if s not in STEMS]
+    if bad:
+        raise StemliveError(
+            f"--stem-outputs: no stem {', '.join(bad)}; stems are {', '.join(STEMS)}"
+        )
+    return names
 
 
 def _device_arg(value: str | None, kind: str) -> str | None:
@@ -184,12 +238,28 @@ def _status_line(st) -> str:
     )
 
 
+def _routing_line(st) -> str:
+    """Where each output pair goes: JACK ports (L and R) or device channels."""
+    ports = list(st.output_ports)
+    if len(ports) == 2 * len(st.outputs):  # JACK: two port names per pair
+        ports = [f"{ports[2 * i]} {ports[2 * i + 1]}" for i in range(len(st.outputs))]
+        where = dict(zip(st.outputs, ports, strict=True))
+    elif len(ports) == len(st.outputs):
+        where = {o: f"channels {p}" for o, p in zip(st.outputs, ports, strict=True)}
+    else:
+        where = dict.fromkeys(st.outputs, "(no output device)")
+    return "outputs: " + "; ".join(f"{o} -> {w}" for o, w in where.items())
+
+
 def _run_engine(engine, settings, args, until_end: bool) -> int:
     """Stream until Ctrl-C, --seconds, the end of the file or a lost device."""
     tty = sys.stderr.isatty()
     code = 0
     try:
         engine.start(settings)
+        st = engine.status()
+        if len(st.outputs) > 1 and not args.quiet:
+            print(_routing_line(st), file=sys.stderr)
         if args.record:
             engine.record_to(args.record)
         t0 = time.monotonic()
@@ -227,8 +297,31 @@ def _run_engine(engine, settings, args, until_end: bool) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    from realtime.desktop import DesktopRoute
     from realtime.engine import StreamSettings
 
+    route = None
+    if args.route_desktop:
+        if args.input is not None:
+            raise StemliveError("--route-desktop chooses the input itself: leave out --input")
+        route = DesktopRoute()
+        args.input = route.input_spec
+        args.output = args.output or route.output_spec
+        print(
+            f"routing the desktop through stemlive: apps play into {route.input_spec[8:]}, "
+            f"the remix goes to {args.output}",
+            file=sys.stderr,
+        )
+    try:
+        return _live_with(args, StreamSettings)
+    finally:
+        if route is not None:
+            route.close()
+
+
+def _live_with(args: argparse.Namespace, StreamSettings) -> int:  # noqa: N803
+    if args.input is None or args.output is None:
+        raise StemliveError("live needs --input and --output (or --route-desktop)")
     with _maybe_jack(args.jack_dummy, args.rate, args.block):
         settings = StreamSettings(
             input_device=_device_arg(args.input, "input"),
@@ -236,6 +329,8 @@ def _live(args: argparse.Namespace) -> int:
             sample_rate=args.rate,
             block_size=args.block,
             safety_ms=args.safety_ms,
+            stem_outputs=_stem_outputs(args.stem_outputs),
+            monitor_mix=args.monitor_mix is not None,
         )
         if settings.input_device is None:
             raise StemliveError("live needs an input device (see 'stemlive devices')")
@@ -253,6 +348,8 @@ def _play(args: argparse.Namespace) -> int:
             sample_rate=args.rate,
             block_size=args.block,
             safety_ms=args.safety_ms,
+            stem_outputs=_stem_outputs(args.stem_outputs),
+            monitor_mix=args.monitor_mix is not None,
         )
         engine = _engine(args)
         engine.open_file(args.file)

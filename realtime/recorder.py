@@ -43,13 +43,16 @@ class Recorder:
         stems: tuple[str, ...],
         record_stems: bool = True,
         record_mix: bool = True,
+        record_monitor: bool = False,
     ) -> None:
         if not (record_stems or record_mix):
             raise StemliveError("nothing to record: neither the mix nor the stems")
         self.folder = Path(folder)
         self.stems = stems if record_stems else ()
         self.record_mix = record_mix
-        names = (["mix"] if record_mix else []) + list(self.stems)
+        self.record_monitor = record_monitor
+        names = (["mix"] if record_mix else []) + (["monitor"] if record_monitor else [])
+        names += list(self.stems)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._files = {
@@ -71,10 +74,17 @@ class Recorder:
         self._thread = threading.Thread(target=self._write, name="stemlive-writer", daemon=True)
         self._thread.start()
 
-    def push(self, mix: np.ndarray, stems: np.ndarray) -> None:
-        """Queue one block: mix (C, n) and stems (S, C, n). Never blocks (worker side)."""
+    def push(self, mix: np.ndarray, stems: np.ndarray, monitor: np.ndarray | None = None) -> None:
+        """Queue one block: mix (C, n), stems (S, C, n), the monitor mix (C, n) if any.
+
+        Never blocks (worker side).
+        """
         self._queue.put(
-            (mix.copy() if self.record_mix else None, stems.copy() if self.stems else None)
+            (
+                mix.copy() if self.record_mix else None,
+                stems.copy() if self.stems else None,
+                monitor.copy() if self.record_monitor and monitor is not None else None,
+            )
         )
 
     def close(self) -> list[Path]:
@@ -88,12 +98,14 @@ class Recorder:
             item = self._queue.get()
             if item is None:
                 break
-            mix, stems = item
+            mix, stems, monitor = item
             if self.error is not None:
                 continue  # keep draining so that the worker's memory does not grow
             try:
                 if mix is not None:
                     self._files["mix"].write(mix.T)
+                if monitor is not None:
+                    self._files["monitor"].write(monitor.T)
                 if stems is not None:
                     for i, s in enumerate(self.stems):
                         self._files[s].write(stems[i].T)

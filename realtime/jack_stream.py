@@ -1,0 +1,162 @@
+"""A JACK client of our own, named ``stemlive``, for when the engine has stem outputs on JACK.
+
+PortAudio cannot do this: its JACK streams are limited to as many channels as the
+server has physical ports (two on most cards), and it names its ports
+``PortAudio:out_0``... Here every output pair has its own named ports
+(``stemlive:main_L``, ``stemlive:vocals_L``, ``stemlive:monitor_R``...), the main
+pair and the input are connected to the physical ports as PortAudio would, and
+the other pairs are left for the user to connect anywhere. One JACK process
+callback serves every port, so all pairs are sample-aligned.
+
+The object looks like the part of a ``sounddevice.Stream`` that the engine uses:
+``start``, ``abort``, ``close``, ``latency`` and a callback
+``callback(indata, outdata, frames, time, status)`` with (frames, channels) arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import threading
+
+import numpy as np
+
+from model.errors import StemliveError
+
+CLIENT_NAME = "stemlive"
+_CAPTURE, _PLAYBACK = 0, 1  # jack_latency_callback_mode_t
+
+
+class _LatencyRange(ctypes.Structure):
+    _fields_ = [("min", ctypes.c_uint32), ("max", ctypes.c_uint32)]
+
+
+def _jack_module():
+    try:
+        import jack
+    except (ImportError, OSError) as exc:  # the package, or libjack, is missing
+        raise StemliveError(
+            f"stem outputs on JACK need the JACK-Client package and libjack ({exc})"
+        ) from None
+    return jack
+
+
+class JackStream:
+    """Our JACK client: ``in_names`` input ports, ``out_names`` output ports, one callback."""
+
+    def __init__(
+        self,
+        in_names: list[str],
+        out_names: list[str],
+        rate: int,
+        block_size: int,
+        callback,
+        finished_callback=None,
+        connect_main: bool = True,
+    ) -> None:
+        jack = _jack_module()
+        try:
+            self.client = jack.Client(CLIENT_NAME, no_start_server=True)
+        except jack.JackError as exc:
+            raise StemliveError(
+                f"cannot open a JACK client (is the server running?): {exc}"
+            ) from None
+        c = self.client
+        if c.samplerate != rate:
+            c.close()
+            raise StemliveError(f"the JACK server runs at {c.samplerate} Hz, not {rate} Hz")
+        self.name = c.name  # "stemlive", or "stemlive-01" when another stemlive runs
+        self.rate = rate
+        self._connect_main = connect_main
+        self._inports = [c.inports.register(n) for n in in_names]
+        self._outports = [c.outports.register(n) for n in out_names]
+        cap = max(block_size, c.blocksize, 8192)
+        self._in = np.zeros((cap, max(1, len(in_names))), np.float32)
+        self._out = np.zeros((cap, max(1, len(out_names))), np.float32)
+        self._user_callback = callback
+        self._finished = finished_callback
+        self._xrun = False
+        self._active = False
+        self.latency = (0.0, 0.0)
+        c.set_process_callback(self._process)
+        c.set_xrun_callback(self._on_xrun)
+        c.set_shutdown_callback(self._on_shutdown)
+
+    @property
+    def out_port_names(self) -> list[str]:
+        """Full names of the output ports ("stemlive:main_L", ...)."""
+        return [p.name for p in self._outports]
+
+    # -- JACK's real-time thread: copy in, call the engine, copy out ------------------
+    def _process(self, frames: int) -> None:
+        indata = self._in[:frames, : len(self._inports)] if self._inports else None
+        for i, port in enumerate(self._inports):
+            indata[:, i] = port.get_array()
+        outdata = self._out[:frames, : len(self._outports)]
+        status, self._xrun = self._xrun, False
+        self._user_callback(indata, outdata, frames, None, status)
+        for i, port in enumerate(self._outports):
+            port.get_array()[:] = outdata[:, i]
+
+    def _on_xrun(self, _delay: float) -> None:
+        self._xrun = True
+
+    def _on_shutdown(self, _status, _reason: str) -> None:
+        self._active = False
+        if self._finished is not None:
+            self._finished()
+
+    # -- control (the engine's thread) ------------------------------------------------
+    def start(self) -> None:
+        c = self.client
+        c.activate()
+        self._active = True
+        if self._connect_main:
+            jack = _jack_module()
+            playback = c.get_ports(is_audio=True, is_physical=True, is_input=True)
+            capture = c.get_ports(is_audio=True, is_physical=True, is_output=True)
+            for src, dst in zip(self._outports[:2], playback[:2], strict=False):
+                with contextlib.suppress(jack.JackError):
+                    c.connect(src, dst)
+            for src, dst in zip(capture[:2], self._inports, strict=False):
+                with contextlib.suppress(jack.JackError):
+                    c.connect(src, dst)
+        self.latency = (
+            _port_latency(self._inports[0], _CAPTURE) / self.rate if self._inports else 0.0,
+            _port_latency(self._outports[0], _PLAYBACK) / self.rate if self._outports else 0.0,
+        )
+
+    def abort(self) -> None:
+        if self._active:
+            self._active = False
+            self.client.deactivate()
+
+    stop = abort
+
+    def close(self) -> None:
+        self.abort()
+        self.client.close()
+
+
+_libjack = None
+_libjack_lock = threading.Lock()
+
+
+def _port_latency(port, mode: int) -> int:
+    """The port's latency range maximum in frames (JACK-Client does not wrap this call)."""
+    global _libjack
+    with _libjack_lock:
+        if _libjack is None:
+            _libjack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+            _libjack.jack_port_get_latency_range.argtypes = [
+                ctypes.c_void_p,
+                ctypes.c_int,
+                ctypes.POINTER(_LatencyRange),
+            ]
+    import jack
+
+    r = _LatencyRange()
+    ptr = int(jack._ffi.cast("uintptr_t", port._ptr))
+    _libjack.jack_port_get_latency_range(ptr, mode, ctypes.byref(r))
+    return int(r.max)
