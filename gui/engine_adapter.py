@@ -161,6 +161,7 @@ class EngineAdapter:
 
     def set_key(self, semitones: int) -> None:
         self.engine.set_key(semitones)
+
     def set_monitor_gain_db(self, stem: str, db: float) -> None:
         self.engine.monitor.set_gain_db(stem, min(db, self.engine.monitor.MAX_DB))
 
