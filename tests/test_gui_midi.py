@@ -90,7 +90,12 @@ def test_default_map_and_learned_mappings_drive_the_engine(qtbot, window, contro
 
     controller.send(mido.Message("note_on", channel=2, note=60, velocity=99))
     controller.send(mido.Message("control_change", channel=15, control=74, value=127))
-    qtbot.waitUntil(lambda: engine.mixer.mute("bass"), timeout=3000)
+    got = window.midi.input
+    try:
+        qtbot.waitUntil(lambda: engine.mixer.mute("bass"), timeout=10000)
+    finally:
+        print(f"\nreceived {got.received}, shown {ind.blinks}, applied {window.midi.applied}")
+    assert got.received == 5 and ind.blinks == 5
     qtbot.waitUntil(lambda: engine.fx_spec["vocals"][0].params.get("gain_db") == 24.0)
     assert panel.strips["bass"].mute.isChecked()
     assert panel.params.sliders["gain_db"].value() == 1000  # the editor shows it too
