@@ -19,6 +19,7 @@ from gui.main_window import MainWindow
 from gui.settings_store import SettingsStore
 from gui.theme import apply_theme
 from realtime.fx import load_chains
+from realtime.midi import MidiMap
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class AppOptions:
     stats: str | None = None
     fx: str | None = None  # a chain file
     key: int | None = None
+    midi: str | None = None  # a MIDI port; None: the stored one, if any
+    midi_map: str | None = None  # a MIDI map file
 
 
 def open_settings(path: str | None) -> QSettings:
@@ -83,6 +86,9 @@ def window_stats(window: MainWindow) -> dict:
         "key": snap.key,
         "has_output": snap.has_output,
         "last_error": window.last_error,
+        "midi_port": window.midi.input.port if window.midi.input else None,
+        "midi_messages": window.midi.indicator.blinks,
+        "midi_applied": window.midi.applied,
         # Where the spectrograms are in a screenshot: x, y, width, height.
         "spectrogram_rect": [
             origin.x(),
@@ -108,7 +114,11 @@ def run(opts: AppOptions, argv: list[str] | None = None) -> int:
     engine = create_engine(settings)
     if opts.fx is not None:
         chains = load_chains(opts.fx, engine.stems)  # errors before the window opens
+    midi_map = MidiMap.load(opts.midi_map, engine.stems) if opts.midi_map else None
     window = MainWindow(engine, store, fps=opts.fps)
+    if midi_map is not None:
+        window.midi.set_map(midi_map)
+    window.midi.open(opts.midi or store.midi_port())
     if chains is not None or opts.key is not None:
         mix = window.mixer.mix
         window.mixer.set_mix(

@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stats", metavar="JSON", help="with --quit-after: write counters as JSON")
     p.add_argument("--fx", metavar="CHAIN", help="effect chains from a chain file")
     p.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
+    p.add_argument("--midi", metavar="PORT", help="MIDI controller input (remembered)")
+    p.add_argument("--midi-map", metavar="FILE", help="MIDI map JSON (replaces the stored map)")
     p.set_defaults(func=_run)
 
 
@@ -49,6 +51,10 @@ def _run(args: argparse.Namespace) -> int:
         from realtime.keyshift import check_key
 
         check_key(args.key)
+    if args.midi is not None:
+        from realtime.midi import find_port
+
+        find_port(args.midi)  # a missing port: the ports there are, exit 2, no window
     from gui.app import AppOptions, run  # Qt only now: other subcommands stay light
 
     return run(
@@ -67,5 +73,7 @@ def _run(args: argparse.Namespace) -> int:
             stats=args.stats,
             fx=args.fx,
             key=args.key,
+            midi=args.midi,
+            midi_map=args.midi_map,
         )
     )

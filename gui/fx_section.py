@@ -144,7 +144,25 @@ class ParamEditor(QFrame):
         self._grid_host = QWidget()
         self._lay.addWidget(self._grid_host)
         self.sliders: dict[str, QSlider] = {}
+        self._readouts: dict[str, QLabel] = {}
+        self._params: tuple = ()
         self.target, self.index = "", -1
+
+    def main_slider(self) -> QSlider | None:
+        """The slider of the slot's main parameter (the one MIDI maps), if a slot is shown."""
+        return self.sliders.get(self._params[0].name) if self._params else None
+
+    def set_value(self, name: str, value: float) -> None:
+        """Show a value set from elsewhere (MIDI) without emitting ``param_changed``."""
+        p = next((p for p in self._params if p.name == name), None)
+        if p is None:
+            return
+        span = (p.maximum - p.minimum) or 1.0
+        slider = self.sliders[name]
+        slider.blockSignals(True)
+        slider.setValue(round((value - p.minimum) / span * SLIDER_STEPS))
+        slider.blockSignals(False)
+        self._readouts[name].setText(_fmt(value, p.unit))
 
     def show_slot(self, target: str, index: int, slot: SlotSpec | None) -> None:
         self.target, self.index = target, index
@@ -154,12 +172,13 @@ class ParamEditor(QFrame):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setVerticalSpacing(1)
         self._lay.addWidget(self._grid_host)
-        self.sliders = {}
+        self.sliders, self._readouts, self._params = {}, {}, ()
         if slot is None:
             self.title.setText("Effect parameters: choose an effect in a strip's FX list")
             return
         info = plugin_info(slot.plugin)
         self.title.setText(f"{target.capitalize()} · slot {index + 1}: {info.label}")
+        self._params = info.params
         for r, p in enumerate(info.params):
             value = slot.params.get(p.name, p.default)
             slider = QSlider(Qt.Orientation.Horizontal)
@@ -182,6 +201,7 @@ class ParamEditor(QFrame):
 
             slider.valueChanged.connect(moved)
             self.sliders[p.name] = slider
+            self._readouts[p.name] = readout
         grid.setColumnStretch(2, 1)
 
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from gui.engine_api import EngineApi, EngineEvent, EngineSettings, GuiSnapshot
 from gui.engine_runner import EngineRunner
+from gui.midi_control import MidiControl
 from gui.mixer_panel import MixerPanel, strip_differences
 from gui.presets import MixState, builtin_presets
 from gui.routing_dialog import RoutingDialog
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.transport = TransportBar()
         self.transport.set_recent(store.recent_files())
         self.mixer = MixerPanel(stems)
+        self.midi = MidiControl(self.mixer, store, self)
         self.spectrograms = SpectrogramView(("input", *stems))
         self.notice = QLabel(HEADLESS_NOTICE)
         self.notice.setObjectName("notice")
@@ -283,6 +285,7 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop the refresh timer and the engine, waiting for it (used on close)."""
         self.timer.stop()
+        self.midi.close()
         if self.transport.record.isChecked():
             self.runner.submit("stop-recording", self.engine.stop_recording)
         self.runner.submit("stop", self.engine.stop)

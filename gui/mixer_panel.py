@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
 
 from gui.engine_api import Levels
 from gui.fx_section import FxSection, ParamEditor
+from gui.midi_indicator import MidiIndicator
 from gui.presets import MixState, StripState
 from gui.stem_strip import StemStrip
 from gui.theme import stem_colour
 from realtime.fx import SlotSpec
+from realtime.midi import fader_db, fx_main, key_semitones, parse_target, switch
 
 MASTER = "master"
 
@@ -67,9 +69,7 @@ class MixerPanel(QFrame):
             "the key shift's latency (the stream restarts once)"
         )
         top.addWidget(self.key_box)
-        self.midi = QLabel("MIDI –")
-        self.midi.setObjectName("dim")
-        self.midi.setToolTip("MIDI control: not connected")
+        self.midi = MidiIndicator()
         top.addWidget(self.midi)
         lay.addLayout(top)
 
@@ -176,6 +176,55 @@ class MixerPanel(QFrame):
 
     def toggle_bypass(self) -> None:
         self._set(self._with(bypass=not self.mix.bypass))
+
+    # -- MIDI ------------------------------------------------------------------------
+    def learn_widgets(self) -> dict[str, QWidget]:
+        """MIDI target -> the control it moves: faders, mute, solo, master, key, bypass, and
+        the main slider of the effect shown in the parameter editor."""
+        out: dict[str, QWidget] = {MASTER: self.master.fader, "key": self.key_box}
+        out["bypass"] = self.original
+        for name, strip in self.strips.items():
+            out[f"gain:{name}"] = strip.fader
+            out[f"mute:{name}"] = strip.mute
+            out[f"solo:{name}"] = strip.solo
+        main = self.params.main_slider()
+        if main is not None:
+            out[f"fx:{self.params.target}:{self.params.index + 1}"] = main
+        return out
+
+    def learn_target(self, widget: QWidget | None) -> str | None:
+        """The MIDI target a widget (or one of its children) is, else None."""
+        owners = {w: t for t, w in self.learn_widgets().items()}
+        owners[self.separated] = "bypass"
+        while widget is not None:
+            if widget in owners:
+                return owners[widget]
+            widget = widget.parentWidget()
+        return None
+
+    def apply_midi(self, target: str, kind: str, value: int) -> None:
+        """A mapped MIDI message (CC value or note velocity, 0..127) moves the control."""
+        t = parse_target(target, self.stems)
+        strips = self.mix.strips
+        if t.what in ("gain", "mute", "solo"):
+            if t.what == "gain":
+                change = {"gain_db": fader_db(value)}
+            else:
+                change = {t.what: switch(kind, value, getattr(strips[t.name], t.what))}
+            self.preset_box.setCurrentIndex(0)
+            self._set(self.mix.with_strip(t.name, **change))
+        elif t.what == MASTER:
+            self._set(self._with(master_db=fader_db(value)))
+        elif t.what == "bypass":
+            self._set(self._with(bypass=switch(kind, value, self.mix.bypass)))
+        elif t.what == "key":
+            self._set(self._with(key=key_semitones(value)))
+        elif t.what == "fx" and (main := fx_main(self.mix.fx or {}, t)) is not None:
+            name, lo, hi = main
+            x = lo + (hi - lo) * value / 127.0
+            self._on_param(t.name, t.slot, name, x)
+            if (self.params.target, self.params.index) == (t.name, t.slot):
+                self.params.set_value(name, x)
 
     def show_levels(self, levels: dict[str, Levels]) -> None:
         for name, strip in (*self.strips.items(), (MASTER, self.master)):

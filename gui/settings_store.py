@@ -14,7 +14,9 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from gui.engine_api import EngineSettings
 from gui.presets import MixState
+from model.errors import StemliveError
 from realtime import DEFAULT_SAFETY_MS
+from realtime.midi import MidiMap
 
 MAX_RECENT = 8
 
@@ -119,6 +121,26 @@ class SettingsStore:
         # A preset is the mix, not the bypass or master level of the moment.
         raw[name] = MixState(mix.strips).to_json()
         self.q.setValue("presets/user", json.dumps(raw))
+
+    # -- MIDI ---------------------------------------------------------------------
+    def midi_port(self) -> str | None:
+        return self.q.value("midi/port") or None
+
+    def set_midi_port(self, port: str | None) -> None:
+        self.q.setValue("midi/port", port or "")
+
+    def midi_map(self, stems: tuple[str, ...]) -> MidiMap:
+        """The learned map, or the default one (none stored, or a stale or broken one)."""
+        raw = self.q.value("midi/map")
+        if raw:
+            try:
+                return MidiMap.from_json(json.loads(str(raw)), stems)
+            except (ValueError, StemliveError):
+                pass
+        return MidiMap.default(stems)
+
+    def set_midi_map(self, midi_map: MidiMap) -> None:
+        self.q.setValue("midi/map", json.dumps(midi_map.to_json()))
 
     # -- window ---------------------------------------------------------------------
     def geometry(self) -> QByteArray | None:

@@ -117,6 +117,8 @@ def _stream_args(p: argparse.ArgumentParser) -> None:
         help="a second mix on its own output pair (the last), linear gains, unnamed stems 1, "
         "e.g. vocals=1,drums=0.5; recorded as monitor.wav",
     )
+    p.add_argument("--midi", metavar="PORT", help="MIDI controller input (see README: MIDI)")
+    p.add_argument("--midi-map", type=Path, metavar="FILE", help="MIDI map JSON (with --midi)")
     p.add_argument("--seconds", type=float, help="stop after this long")
     p.add_argument("--jack-dummy", action="store_true", help="start a JACK dummy server first")
     p.add_argument("--quiet", action="store_true", help="no status line")
@@ -255,6 +257,7 @@ def _run_engine(engine, settings, args, until_end: bool) -> int:
     """Stream until Ctrl-C, --seconds, the end of the file or a lost device."""
     tty = sys.stderr.isatty()
     code = 0
+    midi = _open_midi(engine, args)
     try:
         engine.start(settings)
         st = engine.status()
@@ -289,11 +292,40 @@ def _run_engine(engine, settings, args, until_end: bool) -> int:
         st = engine.status()
         paths = engine.stop_recording()
         engine.close()
+        if midi is not None:
+            midi.close()
     if not args.quiet:
         print(("\n" if tty else "") + "stopped: " + _status_line(st), file=sys.stderr)
+    if midi is not None:
+        control = midi.on_message
+        print(
+            f"midi: {midi.received} messages from {midi.port!r}, {control.applied} applied"
+            f"{f', {midi.errors} failed ({midi.last_error})' if midi.errors else ''}; "
+            f"{control.describe()}",
+            file=sys.stderr,
+        )
     if paths:
         print(f"recorded {len(paths)} files in {paths[0].parent}", file=sys.stderr)
     return code
+
+
+def _open_midi(engine, args: argparse.Namespace):
+    """The --midi port driving the engine (a MidiInput), or None; errors list the ports."""
+    if args.midi is None:
+        if args.midi_map is not None:
+            raise StemliveError("--midi-map needs --midi PORT")
+        return None
+    from realtime.midi import EngineControl, MidiInput, MidiMap
+
+    stems = engine.stems
+    midi_map = MidiMap.load(args.midi_map, stems) if args.midi_map else MidiMap.default(stems)
+    control = EngineControl(engine, midi_map)
+    if control.uses_key():
+        engine.set_key(engine.key, arm=True)  # a key knob then glides, never restarts the stream
+    midi = MidiInput(args.midi, control)
+    if not args.quiet:
+        print(f"midi: {midi.port!r} ({len(midi_map)} mappings)", file=sys.stderr)
+    return midi
 
 
 def _live(args: argparse.Namespace) -> int:
