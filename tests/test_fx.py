@@ -278,7 +278,14 @@ def test_play_with_a_chain_and_a_key_streams_and_reports_the_latency(tmp_path, t
     code = main(["play", *args, "--fx", str(chain), "--key", "2", "--seconds", "1"])
     assert code == 0
     ns = argparse.Namespace(
-        gain=[], mute=[], solo=[], bypass=False, model=str(tiny_weights), fx=chain, key=2
+        gain=[],
+        mute=[],
+        solo=[],
+        bypass=False,
+        model=str(tiny_weights),
+        fx=chain,
+        key=2,
+        monitor_mix=None,
     )
     engine: Engine = _engine(ns)
     engine.open_file(src)
