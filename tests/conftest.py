@@ -19,3 +19,31 @@ def tiny_weights(tmp_path_factory):
 
     torch.manual_seed(0)
     return save_model(BSRNN(ModelConfig.preset("tiny")), tmp_path_factory.mktemp("w") / "tiny")
+
+
+@pytest.fixture
+def gui_store(tmp_path):
+    """The window's settings in a fresh INI file."""
+    from PySide6.QtCore import QSettings
+
+    from gui.settings_store import SettingsStore
+
+    return SettingsStore(QSettings(str(tmp_path / "stemlive.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def running_window(qtbot, gui_store, tmp_path):
+    """A running window on the real engine, no output device, tiny untrained model."""
+    from gui.engine_adapter import create_engine
+    from gui.engine_api import EngineSettings
+    from gui.main_window import MainWindow
+    from model.separator import Separator
+
+    engine = create_engine(EngineSettings(), separator=Separator.from_preset("tiny"))
+    w = MainWindow(engine, gui_store, record_root=tmp_path / "rec")
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    qtbot.waitUntil(lambda: w.last_snapshot.running, timeout=20000)
+    yield w
+    w.shutdown()

@@ -6,30 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
-from gui.engine_adapter import create_engine
-from gui.engine_api import EngineSettings
-from gui.main_window import MainWindow
 from gui.presets import MixState
-from gui.settings_store import SettingsStore
-from model.separator import Separator
 from realtime.fx import SlotSpec
 
 MAXIM = "/usr/lib/vst3/ZaMaximX2.vst3"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    store = SettingsStore(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    engine = create_engine(EngineSettings(), separator=Separator.from_preset("tiny"))
-    w = MainWindow(engine, store, record_root=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.show()
-    w.start()
-    qtbot.waitUntil(lambda: w.last_snapshot.running, timeout=20000)
-    yield w
-    w.shutdown()
+def window(running_window):
+    return running_window
 
 
 def test_add_edit_bypass_and_key_reach_the_engine(qtbot, window, tmp_path):

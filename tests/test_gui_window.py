@@ -39,21 +39,13 @@ def song(tmp_path) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path) -> SettingsStore:
-    return SettingsStore(QSettings(str(tmp_path / "stemlive.ini"), QSettings.Format.IniFormat))
+def store(gui_store) -> SettingsStore:
+    return gui_store
 
 
 @pytest.fixture
-def window(qtbot, store, tmp_path):
-    """A running window on the real engine, no output device, tiny untrained model."""
-    engine = create_engine(EngineSettings(), separator=Separator.from_preset("tiny"))
-    w = MainWindow(engine, store, record_root=tmp_path / "rec")
-    qtbot.addWidget(w)
-    w.show()
-    w.start()
-    qtbot.waitUntil(lambda: w.last_snapshot.running, timeout=20000)
-    yield w
-    w.shutdown()
+def window(running_window):
+    return running_window
 
 
 def _open(qtbot, w: MainWindow, path: Path) -> None:
