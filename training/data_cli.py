@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``stemlive data synth`` and ``stemlive data real``."""
+    """Add the ``stemlive data`` commands (synth, real, mir1k, sung-speech, unseen)."""
     data = subparsers.add_parser("data", help="make training data (synthetic songs, real clips)")
     sub = data.add_subparsers(dest="data_command", metavar="WHAT", required=True)
 
@@ -54,6 +54,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mir.add_argument("--src", type=Path, required=True, help="the MIR-1K folder")
     mir.add_argument("--out", type=Path, default=Path("data/mir1k"), help="default data/mir1k")
     mir.set_defaults(func=_mir1k)
+
+    sung = sub.add_parser(
+        "sung-speech",
+        help="make real read speech sing (melodies, vibrato, held vowels) as training voices",
+        description="Give each utterance under SRC a random melody with Praat's PSOLA "
+        "(training/sung_speech.py), VARIANTS times with other melodies and formants, into "
+        "OUT/train/<utterance>_v<k>/vocals.wav (44.1 kHz, 16-bit). Use OUT with "
+        "`stemlive train --vocals data/mir1k,OUT`.",
+    )
+    sung.add_argument("--src", type=Path, required=True, help="a folder of speech files")
+    sung.add_argument(
+        "--out", type=Path, default=Path("data/sung_speech"), help="default data/sung_speech"
+    )
+    sung.add_argument("--variants", type=int, default=2, help="clips per utterance (default 2)")
+    sung.add_argument("--seed", type=int, default=0, help="default 0")
+    sung.set_defaults(func=_sung_speech)
 
     unseen = sub.add_parser(
         "unseen",
@@ -106,6 +122,23 @@ def _mir1k(args: argparse.Namespace) -> int:
 
     counts = prepare_mir1k(args.src, args.out)
     print(f"MIR-1K in {args.out}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
+    return 0
+
+
+def _sung_speech(args: argparse.Namespace) -> int:
+    import time
+
+    from training.sung_speech import make_sung_speech
+
+    start = time.monotonic()
+    st = make_sung_speech(args.src, args.out, args.variants, args.seed)
+    wall = time.monotonic() - start
+    print(
+        f"{st['clips']} new clips in {args.out}/train from {st['utterances']} utterances "
+        f"({st['seconds_in'] / 60:.1f} min of speech, {st['skipped']} skipped); "
+        f"{st['seconds_out'] / 60:.1f} min of singing in {wall:.0f} s"
+        + (f" = {st['seconds_out'] / wall:.1f}x real time" if st["clips"] else "")
+    )
     return 0
 
 
