@@ -32,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--midi", action="store_true", help="also write each arrangement as song.mid (with lyrics)"
     )
+    synth.add_argument(
+        "--soundfont",
+        type=Path,
+        metavar="SF2",
+        help="render the instruments with this SoundFont (default: the generator's, "
+        "FluidR3_GM; e.g. /usr/share/sounds/sf2/TimGM6mb.sf2 for other timbres)",
+    )
     synth.set_defaults(func=_synth)
 
     real = sub.add_parser(
@@ -94,8 +101,9 @@ def _synth(args: argparse.Namespace) -> int:
     made = 0.0
     counts: dict[str, int] = {}
     gen = generate_corpus(
-        args.out, args.songs, args.seconds, args.seed, args.jobs, args.sample_rate, args.midi
-    )
+        args.out, args.songs, args.seconds, args.seed, args.jobs, args.sample_rate, args.midi,
+        args.soundfont or "",
+    )  # fmt: skip
     for _, split, seconds in tqdm(gen, total=args.songs, unit="song", desc="synth"):
         made += seconds
         counts[split] = counts.get(split, 0) + 1
