@@ -23,3 +23,24 @@ def test_synth_writes_the_musdb_layout_and_midi(tmp_path):
     lyrics = [m.text for t in midi.tracks for m in t if m.type == "lyrics"]
     assert notes > 10 and lyrics, "the MIDI file should hold the parts and the sung syllables"
     assert 2.0 < midi.length <= 3.01  # notes are cut where the audio is
+
+
+def test_synth_soundfont_option_renders_with_another_bank(tmp_path, capsys):
+    import numpy as np
+    import pytest
+    import soundfile as sf
+
+    from training.train_corpus import TIMBRE_SOUNDFONT as tim
+
+    assert main(["data", "synth", "--out", str(tmp_path), "--soundfont", "nope.sf2"]) == 2
+    assert "--soundfont nope.sf2 is not a file" in capsys.readouterr().err
+    if not tim.is_file():
+        pytest.skip("timgm6mb-soundfont is not installed")
+    args = "data synth --songs 1 --seconds 2 --seed 5 --jobs 1 --out".split()
+    assert main([*args, str(tmp_path / "a")]) == 0
+    assert main([*args, str(tmp_path / "b"), "--soundfont", str(tim)]) == 0
+    (a,) = (tmp_path / "a").glob("*/synth_00000005/drums.wav")
+    (b,) = (tmp_path / "b").glob("*/synth_00000005/drums.wav")
+    x, y = sf.read(a)[0], sf.read(b)[0]
+    # Same arrangement, other instruments: the drums are not the same samples.
+    assert x.shape == y.shape and np.abs(y).max() > 0.01 and not np.allclose(x, y, atol=1e-3)

@@ -138,3 +138,45 @@ def test_real_vocals_need_a_vocal_folder() -> None:
         DataConfig(p_real_vocal=0.5)
     with pytest.raises(StemliveError, match="between 0 and 1"):
         DataConfig(p_band_limit=1.5)
+
+
+@pytest.fixture(scope="module")
+def voice_only(tmp_path_factory) -> Path:
+    """Two clips without backing.wav (as `data sung-speech` writes), each a constant level
+    that tells them apart from MIR-1K's tones."""
+    root = tmp_path_factory.mktemp("sung")
+    for k in range(2):
+        clip = root / "train" / f"utt{k}_v0"
+        clip.mkdir(parents=True)
+        sf.write(clip / "vocals.wav", np.full(2 * SR, 0.25, np.float32), SR, "PCM_16")
+    return root
+
+
+def test_real_backing_never_draws_a_clip_without_backing(mir1k: Path, voice_only: Path) -> None:
+    voices = VocalCorpus([mir1k, voice_only], "train")
+    assert len(voices) == 4 and len(voices.backed) == 2
+    rng = np.random.default_rng(0)
+    sung_draws = 0
+    for _ in range(40):
+        voice, back = voices.segment(rng, 4000, 1e-4, backed=True)
+        assert not np.allclose(voice, 0.25, atol=1e-3) and np.abs(back).max() > 1e-3
+        voice, back = voices.segment(rng, 4000, 1e-4)
+        if np.allclose(voice, 0.25, atol=1e-3):
+            sung_draws += 1
+            assert not back.any()
+    assert 5 < sung_draws < 35  # voices alone are drawn too, when no backing is wanted
+    with pytest.raises(StemliveError, match="no clip .* has a backing.wav"):
+        VocalCorpus(voice_only, "train").segment(rng, 4000, 1e-4, backed=True)
+
+
+def test_batches_from_comma_separated_vocal_folders(
+    corpus: Corpus, mir1k: Path, voice_only: Path
+) -> None:
+    cfg = DataConfig(root="", segment_seconds=0.25, batch_size=4, p_real_vocal=0.5,
+                     vocal_root=f"{mir1k},{voice_only}", p_real_backing=0.5)  # fmt: skip
+    for step in range(3):
+        stems, resid, known = make_batch(corpus, cfg, step)
+        backed = known[:, 1] == 0
+        assert np.isfinite(stems).all() and (np.abs(resid[backed]).max(axis=(1, 2)) > 1e-3).all()
+    with pytest.raises(StemliveError, match="has a backing.wav"):
+        make_batch(corpus, replace(cfg, vocal_root=str(voice_only)), 0)

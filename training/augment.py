@@ -18,11 +18,13 @@ STEMS = ("vocals", "bass", "drums", "other")
 _VOCALS: dict[str, VocalCorpus] = {}
 
 
-def vocal_corpus(root: str) -> VocalCorpus:
-    """The training clips of a prepared MIR-1K folder, loaded once per process."""
-    key = str(Path(root).resolve())
+def vocal_corpus(roots: str) -> VocalCorpus:
+    """The training clips of one or more comma-separated folders (``stemlive data mir1k``,
+    ``stemlive data sung-speech``), loaded once per process."""
+    folders = [r.strip() for r in roots.split(",") if r.strip()]
+    key = ",".join(str(Path(r).resolve()) for r in folders)
     if key not in _VOCALS:
-        _VOCALS[key] = VocalCorpus(root, "train")
+        _VOCALS[key] = VocalCorpus(folders, "train")
     return _VOCALS[key]
 
 
@@ -87,7 +89,7 @@ def augment_batch(
         if voices is not None:
             u = rng.random()
             if u < cfg.p_real_backing:
-                voice, backing = voices.segment(rng, n, floor)
+                voice, backing = voices.segment(rng, n, floor, backed=True)
                 ratio = _rms(voice) / (_rms(backing) + 1e-9)
                 sung = vocal_chain(voice, sample_rate, rng)
                 back = np.stack([backing, backing])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``stemlive data synth`` and ``stemlive data real``."""
+    """Add the ``stemlive data`` commands (synth, real, mir1k, sung-speech, unseen)."""
     data = subparsers.add_parser("data", help="make training data (synthetic songs, real clips)")
     sub = data.add_subparsers(dest="data_command", metavar="WHAT", required=True)
 
@@ -31,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--sample-rate", type=int, default=44100, help="default 44100")
     synth.add_argument(
         "--midi", action="store_true", help="also write each arrangement as song.mid (with lyrics)"
+    )
+    synth.add_argument(
+        "--soundfont",
+        type=Path,
+        metavar="SF2",
+        help="render the instruments with this SoundFont (default: the generator's, "
+        "FluidR3_GM; e.g. /usr/share/sounds/sf2/TimGM6mb.sf2 for other timbres)",
     )
     synth.set_defaults(func=_synth)
 
@@ -55,6 +62,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mir.add_argument("--out", type=Path, default=Path("data/mir1k"), help="default data/mir1k")
     mir.set_defaults(func=_mir1k)
 
+    sung = sub.add_parser(
+        "sung-speech",
+        help="make real read speech sing (melodies, vibrato, held vowels) as training voices",
+        description="Give each utterance under SRC a random melody with Praat's PSOLA "
+        "(training/sung_speech.py), VARIANTS times with other melodies and formants, into "
+        "OUT/train/<utterance>_v<k>/vocals.wav (44.1 kHz, 16-bit). Use OUT with "
+        "`stemlive train --vocals data/mir1k,OUT`.",
+    )
+    sung.add_argument("--src", type=Path, required=True, help="a folder of speech files")
+    sung.add_argument(
+        "--out", type=Path, default=Path("data/sung_speech"), help="default data/sung_speech"
+    )
+    sung.add_argument("--variants", type=int, default=2, help="clips per utterance (default 2)")
+    sung.add_argument("--seed", type=int, default=0, help="default 0")
+    sung.set_defaults(func=_sung_speech)
+
     unseen = sub.add_parser(
         "unseen",
         help="make the evaluation splits of sources never trained on",
@@ -78,8 +101,9 @@ def _synth(args: argparse.Namespace) -> int:
     made = 0.0
     counts: dict[str, int] = {}
     gen = generate_corpus(
-        args.out, args.songs, args.seconds, args.seed, args.jobs, args.sample_rate, args.midi
-    )
+        args.out, args.songs, args.seconds, args.seed, args.jobs, args.sample_rate, args.midi,
+        args.soundfont or "",
+    )  # fmt: skip
     for _, split, seconds in tqdm(gen, total=args.songs, unit="song", desc="synth"):
         made += seconds
         counts[split] = counts.get(split, 0) + 1
@@ -106,6 +130,23 @@ def _mir1k(args: argparse.Namespace) -> int:
 
     counts = prepare_mir1k(args.src, args.out)
     print(f"MIR-1K in {args.out}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
+    return 0
+
+
+def _sung_speech(args: argparse.Namespace) -> int:
+    import time
+
+    from training.sung_speech import make_sung_speech
+
+    start = time.monotonic()
+    st = make_sung_speech(args.src, args.out, args.variants, args.seed)
+    wall = time.monotonic() - start
+    print(
+        f"{st['clips']} new clips in {args.out}/train from {st['utterances']} utterances "
+        f"({st['seconds_in'] / 60:.1f} min of speech, {st['skipped']} skipped); "
+        f"{st['seconds_out'] / 60:.1f} min of singing in {wall:.0f} s"
+        + (f" = {st['seconds_out'] / wall:.1f}x real time" if st["clips"] else "")
+    )
     return 0
 
 

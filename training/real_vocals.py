@@ -105,43 +105,66 @@ def prepare_mir1k(
 
 
 class VocalCorpus:
-    """The clips of one split: per clip (vocals (n,), backing (n,)) int16, memory-mapped."""
+    """The clips of one split of one or more folders: per clip (vocals (n,), backing (n,) or
+    None) int16, memory-mapped. A clip without ``backing.wav`` (sung speech) is a voice
+    alone: it can replace a generated vocal but never stands over a real backing."""
 
-    def __init__(self, root: str | Path, split: str) -> None:
+    def __init__(self, root: str | Path | list[str | Path], split: str) -> None:
         from training.train_data import _read_int16
 
-        folder = Path(root) / split
-        names = sorted(p.name for p in folder.glob("*") if (p / "backing.wav").is_file())
-        if not names:
-            raise StemliveError(
-                f"{folder} holds no clip (<clip>/vocals.wav + backing.wav); make it with "
-                "`stemlive data mir1k --src MIR1K_FOLDER --out DIR`"
-            )
-        self.names = names
-        self.clips: list[tuple[np.ndarray, np.ndarray]] = []
-        for name in names:
-            v, sr = _read_int16(folder / name / "vocals.wav")
-            b, sr_b = _read_int16(folder / name / "backing.wav")
-            if sr != SAMPLE_RATE or sr_b != SAMPLE_RATE:
-                raise StemliveError(f"{folder / name} is at {sr} Hz, expected {SAMPLE_RATE}")
-            n = min(len(v), len(b))
-            self.clips.append((v[:n, 0], b[:n, 0]))
+        roots = [root] if isinstance(root, (str, Path)) else list(root)
+        self.names: list[str] = []
+        self.clips: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for r in roots:
+            folder = Path(r) / split
+            names = sorted(p.name for p in folder.glob("*") if (p / "vocals.wav").is_file())
+            if not names:
+                raise StemliveError(
+                    f"{folder} holds no clip (<clip>/vocals.wav [+ backing.wav]); make one with "
+                    "`stemlive data mir1k --src MIR1K_FOLDER --out DIR` or "
+                    "`stemlive data sung-speech --src SPEECH_FOLDER --out DIR`"
+                )
+            for name in names:
+                v, sr = _read_int16(folder / name / "vocals.wav")
+                b, sr_b = None, SAMPLE_RATE
+                if (folder / name / "backing.wav").is_file():
+                    b, sr_b = _read_int16(folder / name / "backing.wav")
+                if sr != SAMPLE_RATE or sr_b != SAMPLE_RATE:
+                    raise StemliveError(f"{folder / name} is at {sr} Hz, expected {SAMPLE_RATE}")
+                n = len(v) if b is None else min(len(v), len(b))
+                self.names.append(name)
+                self.clips.append((v[:n, 0], None if b is None else b[:n, 0]))
+        self.backed = [i for i, (_, b) in enumerate(self.clips) if b is not None]
+        self.roots = [str(r) for r in roots]
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def segment(
-        self, rng: np.random.Generator, n: int, floor_rms: float, tries: int = 6
+        self,
+        rng: np.random.Generator,
+        n: int,
+        floor_rms: float,
+        tries: int = 6,
+        backed: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A random (vocals (n,), backing (n,)) float32 segment where the voice sounds."""
+        """A random (vocals (n,), backing (n,)) float32 segment where the voice sounds; with
+        ``backed``, from a clip that has its own backing (else the backing may be zeros)."""
+        pool = self.backed if backed else range(len(self))
+        if not pool:
+            raise StemliveError(
+                f"no clip in {', '.join(self.roots)} has a backing.wav: real-backing items "
+                "(p_real_backing) need a folder made by `stemlive data mir1k`"
+            )
         for _ in range(tries):
-            v, b = self.clips[int(rng.integers(len(self)))]
+            v, b = self.clips[pool[int(rng.integers(len(pool)))]]
             start = int(rng.integers(max(1, len(v) - n + 1)))
             voice = np.zeros(n, np.float32)
             back = np.zeros(n, np.float32)
             seg = v[start : start + n]
             voice[: len(seg)] = seg / 32768.0
-            back[: len(seg)] = b[start : start + n] / 32768.0
+            if b is not None:
+                back[: len(seg)] = b[start : start + n] / 32768.0
             if np.sqrt(np.mean(voice**2)) >= floor_rms:
                 break
         return voice, back

@@ -336,7 +336,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="chance that a training mixture is made mono (both channels their mean)",
     )
     p.add_argument(
-        "--vocals", metavar="DIR", help="real voices: a folder made by `stemlive data mir1k`"
+        "--vocals",
+        metavar="DIR[,DIR...]",
+        help="real voices: folders made by `stemlive data mir1k` or `data sung-speech`, "
+        "comma-separated (clips drawn uniformly from all; real-backing items from MIR-1K's)",
     )
     p.add_argument(
         "--p-real-vocal", type=float, help="chance an item's vocals are a real voice (0-1)"

@@ -2,8 +2,8 @@
 machine can resume (``stemlive train --ensure-data N``).
 
 ``<root>/<split>/song<seed>/{mixture,vocals,bass,drums,other}.wav``, 16-bit stereo stems and a
-float mixture that is exactly their sum, made by ``training.synth.song.generate_song`` (the
-generator behind ``stemlive data synth``, whose own layout differs: it splits by a hash of
+float mixture that is exactly their sum, made by ``training.synth.corpus.make_song`` (the
+front end of ``stemlive data synth`` too, whose own layout differs: it splits by a hash of
 the seed). Seeds of the splits never overlap, so valid and test songs are unseen. The
 committed checkpoints' validation fingerprints are tied to this layout."""
 
@@ -14,7 +14,6 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-STEMS = ("vocals", "bass", "drums", "other")
 TIMBRE_SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # Debian timgm6mb-soundfont
 
 
@@ -42,25 +41,22 @@ class CorpusSpec:
         }
 
 
-def song_complete(folder: Path) -> bool:
-    return all((folder / f"{n}.wav").is_file() for n in ("mixture", *STEMS))
+def song_jobs(root: Path, spec: CorpusSpec) -> list:
+    """The songs of ``spec`` under ``root``, valid and test first."""
+    from training.synth.corpus import SongJob
 
-
-def _write_song(task: tuple[Path, int, float]) -> str:
-    """Generate one song into its folder (a worker's job); returns ``split/song``."""
-    from training.synth.corpus import write_stems
-    from training.synth.song import generate_song
-
-    folder, seed, seconds, soundfont = task
-    if soundfont:
-        song = generate_song(seed, seconds, soundfont=Path(soundfont))
-    else:
-        song = generate_song(seed, seconds)
-    tmp = folder.with_name(folder.name + ".part")
-    tmp.mkdir(parents=True, exist_ok=True)
-    write_stems(tmp, song.stems, song.sample_rate)  # the format of `stemlive data synth`
-    tmp.rename(folder)
-    return f"{folder.parent.name}/{folder.name}"
+    todo = [
+        SongJob(root / split / f"song{base + i:06d}", base + i, seconds)
+        for split, (count, seconds, base) in spec.splits().items()
+        for i in range(count)
+    ]
+    base = spec.seed_base + 500_000
+    todo += [
+        SongJob(root / "train" / f"tim{base + i:06d}", base + i, spec.train_seconds,
+                soundfont=str(TIMBRE_SOUNDFONT))
+        for i in range(spec.timbre_songs)
+    ]  # fmt: skip
+    return todo
 
 
 def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> None:
@@ -69,26 +65,16 @@ def generate_corpus(root: Path, spec: CorpusSpec, log=print, jobs: int = 1) -> N
     With ``jobs`` > 1 songs are made by that many processes; a song depends only on its
     seed, so the corpus is the same either way.
     """
-    from training.synth.corpus import run_jobs
+    from training.synth.corpus import make_songs, song_complete
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "corpus.json").write_text(json.dumps(asdict(spec), indent=2) + "\n")
-    every = [
-        (root / split / f"song{base + i:06d}", base + i, seconds, "")
-        for split, (count, seconds, base) in spec.splits().items()
-        for i in range(count)
-    ]
-    base = spec.seed_base + 500_000
-    every += [
-        (root / "train" / f"tim{base + i:06d}", base + i, spec.train_seconds, str(TIMBRE_SOUNDFONT))
-        for i in range(spec.timbre_songs)
-    ]
-    todo = [task for task in every if not song_complete(task[0])]
+    todo = [job for job in song_jobs(root, spec) if not song_complete(job.folder)]
     if not todo:
         return
     log(f"generating {len(todo)} songs under {root} with {jobs} process(es)")
-    for n, name in enumerate(run_jobs(_write_song, todo, jobs), 1):
-        log(f"{n}/{len(todo)}: {name}")
+    for n, (job, _) in enumerate(make_songs(todo, jobs), 1):
+        log(f"{n}/{len(todo)}: {job.split}/{job.folder.name}")
 
 
 if __name__ == "__main__":  # python -m training.train_corpus ROOT [train_songs [jobs [timbre]]]

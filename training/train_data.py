@@ -49,10 +49,12 @@ class DataConfig:
     # LSTM state from one segment to the next, so the model learns from this many
     # segments of context, as it has when streaming; 1: every step draws anew).
     carry_segments: int = 1
-    # Real voices (training.real_vocals): a prepared MIR-1K folder, the chance that an
-    # item's vocal stem is a real voice over the corpus's other stems, and the chance that
-    # an item is a real voice over its own real backing (only the vocals are known; the
-    # backing joins the mixture unlabelled).
+    # Real voices (training.real_vocals): one or more comma-separated folders (a prepared
+    # MIR-1K, sung speech from training.sung_speech; clips are drawn uniformly from all
+    # of them), the chance that an item's vocal stem is a real voice over the corpus's
+    # other stems, and the chance that an item is a real voice over its own real backing
+    # (only the vocals are known; the backing joins the mixture unlabelled; only clips
+    # that have a backing, i.e. MIR-1K's, are drawn for these).
     vocal_root: str = ""
     p_real_vocal: float = 0.0
     p_real_backing: float = 0.0
@@ -73,8 +75,8 @@ class DataConfig:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
         if (self.p_real_vocal or self.p_real_backing) and not self.vocal_root:
             raise StemliveError(
-                "real vocals (p_real_vocal, p_real_backing) need vocal_root: a folder made "
-                "by `stemlive data mir1k`"
+                "real vocals (p_real_vocal, p_real_backing) need vocal_root: folders made "
+                "by `stemlive data mir1k` or `stemlive data sung-speech`, comma-separated"
             )
 
     @property

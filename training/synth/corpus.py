@@ -1,8 +1,10 @@
-"""Write many generated songs as a MUSDB18-HQ style folder, in parallel, split by seed.
+"""The one front end of the song generator: a song folder (``make_song``) and a job runner
+(``make_songs``), under both corpus writers: ``stemlive data synth`` (``generate_corpus``
+here, split by a hash of the seed) and the training corpus ``data/gen``
+(``training.train_corpus``, split by seed ranges).
 
-Stems are 16-bit PCM WAV and the mixture a float WAV that is exactly their sum: the one
-format of both corpus writers (this one and ``training.train_corpus``), which the training
-loader memory-maps.
+Stems are 16-bit PCM WAV and the mixture a float WAV that is exactly their sum, which the
+training loader memory-maps; ``info.json`` describes the arrangement.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,24 +50,35 @@ def song_name(seed: int) -> str:
 
 
 @dataclass(frozen=True)
-class Job:
-    """One song to make."""
+class SongJob:
+    """One song to make into ``folder``: the one unit of both corpus writers."""
 
+    folder: Path
     seed: int
     seconds: float
-    sample_rate: int
-    out: Path
+    sample_rate: int = 44100
+    soundfont: str = ""  # a SoundFont path; "" for the generator's default
     midi: bool = False  # also write the arrangement as song.mid
 
+    @property
+    def split(self) -> str:
+        return self.folder.parent.name
 
-def write_song(job: Job) -> tuple[int, str, float]:
-    """Generate and store one song (skipped if complete); returns (seed, split, seconds)."""
-    split = split_of(job.seed)
-    folder = job.out / split / song_name(job.seed)
-    if (folder / "info.json").is_file():
-        return job.seed, split, 0.0
-    song = generate_song(job.seed, job.seconds, job.sample_rate)
-    tmp = folder.with_name(folder.name + ".partial")
+
+def song_complete(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished song (its four stems and the mixture)."""
+    return all((folder / f"{n}.wav").is_file() for n in ("mixture", *STEMS))
+
+
+def make_song(job: SongJob) -> tuple[SongJob, float]:
+    """Generate and store one song (skipped if complete); returns (job, seconds made)."""
+    if song_complete(job.folder):
+        return job, 0.0
+    if job.soundfont:
+        song = generate_song(job.seed, job.seconds, job.sample_rate, Path(job.soundfont))
+    else:
+        song = generate_song(job.seed, job.seconds, job.sample_rate)
+    tmp = job.folder.with_name(job.folder.name + ".partial")
     tmp.mkdir(parents=True, exist_ok=True)
     write_stems(tmp, song.stems, job.sample_rate)
     (tmp / "info.json").write_text(json.dumps(song.info, indent=1) + "\n")
@@ -73,12 +87,20 @@ def write_song(job: Job) -> tuple[int, str, float]:
 
         write_midi(song.arrangement, tmp / "song.mid", job.seconds)
     # Rename last, so an interrupted run never leaves a half-written song folder.
-    if folder.exists():
-        for f in folder.iterdir():
-            f.unlink()
-        folder.rmdir()
-    tmp.rename(folder)
-    return job.seed, split, job.seconds
+    if job.folder.exists():
+        shutil.rmtree(job.folder)
+    tmp.rename(job.folder)
+    return job, job.seconds
+
+
+def make_songs(todo: list[SongJob], jobs: int) -> Iterator[tuple[SongJob, float]]:
+    """Every song of ``todo`` not yet complete, made by ``jobs`` processes; yields
+    (job, seconds made) as each is done (0 s for songs already there)."""
+    done = [job for job in todo if song_complete(job.folder)]
+    rest = [job for job in todo if not song_complete(job.folder)]
+    yield from ((job, 0.0) for job in done)
+    if rest:
+        yield from run_jobs(make_song, rest, jobs)
 
 
 def write_stems(folder: Path, stems: dict[str, np.ndarray], sample_rate: int) -> None:
@@ -105,8 +127,10 @@ def generate_corpus(
     jobs: int,
     sample_rate: int = 44100,
     midi: bool = False,
+    soundfont: Path | str = "",
 ) -> Iterator[tuple[int, str, float]]:
-    """Make songs with seeds ``seed .. seed+songs-1`` under ``out``; yields each as it is done.
+    """Make songs with seeds ``seed .. seed+songs-1`` under ``out`` (split by a hash of the
+    seed, ``<split>/synth_<seed>``); yields (seed, split, seconds made) as each is done.
 
     Arguments are checked at once (not at the first ``next``), so errors come before
     any progress bar.
@@ -117,9 +141,14 @@ def generate_corpus(
         raise StemliveError(f"--seconds must be at least 2, got {seconds}")
     if jobs < 1:
         raise StemliveError(f"--jobs must be at least 1, got {jobs}")
+    if soundfont and not Path(soundfont).is_file():
+        raise StemliveError(f"--soundfont {soundfont} is not a file (a .sf2 or .sf3 bank)")
     out.mkdir(parents=True, exist_ok=True)
-    todo = [Job(seed + i, seconds, sample_rate, out, midi) for i in range(songs)]
-    return run_jobs(write_song, todo, jobs)
+    todo = [
+        SongJob(out / split_of(s) / song_name(s), s, seconds, sample_rate, str(soundfont), midi)
+        for s in range(seed, seed + songs)
+    ]
+    return ((job.seed, job.split, made) for job, made in make_songs(todo, jobs))
 
 
 def run_jobs(fn: Callable[[T], R], todo: list[T], jobs: int) -> Iterator[R]:
