@@ -13,8 +13,9 @@ from test_real_vocals import mir1k  # noqa: F401 (fixture)
 from test_train_support import SR, constructed_stems, make_corpus
 
 from model.errors import StemliveError
+from training.evaluate_metrics import sdr
 from training.semisup import STEMS, SemisupConfig, collect
-from training.semisup_sources import Unlabeled, mir1k_items, summarise_check
+from training.semisup_sources import Unlabeled, mir1k_items, summarise_check, threshold_sweep
 
 
 def test_mir1k_train_clips_are_unlabeled_mixtures_with_their_truth(mir1k, tmp_path):  # noqa: F811
@@ -59,6 +60,18 @@ def test_the_label_check_measures_the_kept_labels_against_the_truth():
     assert check["target_sdr"]["median"] == pytest.approx(40.0, abs=0.01)
     assert check["residual_sdr"]["median"] == pytest.approx(40.0, abs=0.01)
     assert check["leak_db"]["median"] < -100  # no voice at all where "no vocals" was kept
+    # The sweep sees every segment: 30 dB keeps what the filter kept; 0 dB keeps the middle
+    # one too, on the side of its level difference (near 0 dB: voice and backing alike).
+    rows = pool["sweep"]["real"]["vocals"]
+    assert len(rows) == 3
+    at30, at0 = threshold_sweep(rows, (30.0, 0.0))
+    assert (at30["target"], at30["residual"]) == (1, 1)
+    assert at30["target_sdr_median"] == pytest.approx(40.0, abs=0.01)
+    middle_alone = rows[1][0] >= 0
+    assert (at0["target"], at0["residual"]) == (1 + middle_alone, 2 - middle_alone)
+    assert abs(rows[1][0]) < 1.0
+    middle = sdr(voice[:, n : 2 * n], (0.99 * voice + 0.01 * backing)[:, n : 2 * n])
+    assert rows[1][1] == pytest.approx(middle) and middle > 30  # a good label, not kept at 30 dB
 
 
 def test_spleeter_labels_the_vocals_of_unlabeled_songs(tmp_path, tiny_weights):

@@ -1,7 +1,9 @@
 """`stemlive semisup`: the BSRNN paper's semi-supervised pipeline, for a four-stem model.
 
-1. A trained model separates unlabeled mixtures: per stem, a target estimate
-   and the residual (mixture minus target).
+1. A teacher separates unlabeled mixtures: per stem, a target estimate and the
+   residual (mixture minus target). The teacher is the trained model itself, or
+   Spleeter 2-stem (vocals only), which has heard real records
+   (``training.semisup_sources``: the teachers and the unlabeled sources).
 2. Energy filter, segment by segment: keep a segment where target and
    residual differ by at least ``threshold_db``: "target" (a clean
    target-alone example) or "residual" (a clean no-target example).
@@ -107,13 +109,15 @@ def collect(
     ``semisup_sources.Unlabeled`` mixtures (default: those of ``cfg``). Returns {stem:
     {"target": [(c, seg) arrays], "residual": [...]}, "sources": [per file], "by_source":
     {source: {stem: {kind: count}}}, "check": {source: {stem: {"target_sdr", "residual_sdr",
-    "leak_db": [dB per kept segment]}}} (the check only where a source knows the truth).
+    "leak_db": [dB per kept segment]}}} and "sweep": {source: {stem: [segment_truth rows]}}
+    (the check and the sweep only where a source knows the truth).
     """
     from training.evaluate_metrics import sdr
+    from training.semisup_sources import segment_truth
 
     seg = int(cfg.segment_seconds * sample_rate)
     pool: dict = {s: {"target": [], "residual": []} for s in STEMS}
-    pool["sources"], pool["by_source"], pool["check"] = [], {}, {}
+    pool["sources"], pool["by_source"], pool["check"], pool["sweep"] = [], {}, {}, {}
     for item in _items(cfg, sample_rate) if items is None else items:
         mix = item.mix
         est = separate(mix)
@@ -129,6 +133,8 @@ def collect(
                     .setdefault(item.source, {})
                     .setdefault(s, {"target_sdr": [], "residual_sdr": [], "leak_db": []})
                 )
+                sweep = pool["sweep"].setdefault(item.source, {}).setdefault(s, [])
+                sweep += segment_truth(est[i], mix, truth, seg, cfg.floor_db)
             for start, kind in kept:
                 part = slice(start, start + seg)
                 src = (est[i] if kind == "target" else mix - est[i])[:, part].copy()
@@ -284,7 +290,7 @@ def run_semisup(
 
     from model.separator import Separator
     from training.evaluate import EvalConfig, evaluate
-    from training.semisup_sources import summarise_check, teacher
+    from training.semisup_sources import summarise_check, teacher, threshold_sweep
     from training.train import TrainConfig, Trainer
     from training.train_data import Corpus, DataConfig
 
@@ -308,6 +314,10 @@ def run_semisup(
         "kept": counts,
         "kept_by_source": pool["by_source"],
         "label_check": summarise_check(pool["check"]),
+        "threshold_sweep": {
+            src: {s: threshold_sweep(rows) for s, rows in stems.items()}
+            for src, stems in pool["sweep"].items()
+        },
         "new_songs": len(songs),
         "partial_songs": len(partial),
         "steps": steps,

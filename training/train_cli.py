@@ -230,6 +230,15 @@ def _semisup(args: argparse.Namespace) -> int:
                     f"label check {source} {s} {key}: n {v['n']} median {v['median']:.2f} "
                     f"mean {v['mean']:.2f} p10 {v['p10']:.2f} dB"
                 )
+    for source, stems in rep["threshold_sweep"].items():
+        for s, rows in stems.items():
+            for r in rows:
+                print(
+                    f"sweep {source} {s} {r['threshold_db']:g} dB: of {r['segments']}, "
+                    f"{r['target']} alone (label SDR {r['target_sdr_median']}), "
+                    f"{r['residual']} without (residual SDR {r['residual_sdr_median']}, "
+                    f"true leak {r['leak_db_median']} dB)"
+                )
     for name, whens in rep.get("sets", {}).items():
         for when, summary in whens.items():
             sdrs = " ".join(f"{s} {summary[s]['sdr']:.2f}" for s in STEMS)
