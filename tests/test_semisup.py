@@ -188,7 +188,11 @@ def test_the_whole_pipeline_reports_before_and_after(tmp_path):
         segment_seconds=0.25,
         labeled_songs=1,
     )
-    rep = run_semisup(cfg, steps=2, run_dir=tmp_path / "run", log=lambda m: None, control=True)
+    valid = f"{tmp_path / 'labeled'}:valid"
+    rep = run_semisup(
+        cfg, steps=2, run_dir=tmp_path / "run", log=lambda m: None, control=True,
+        score=(valid,), carry=2,
+    )  # fmt: skip
     assert rep["new_songs"] == 2 and rep["partial_songs"] == 2
     assert rep["kept"]["vocals"] == {"target": 4, "residual": 0}  # 1 s in 0.25 s segments
     assert rep["kept"]["bass"] == {"target": 0, "residual": 4}
@@ -201,6 +205,12 @@ def test_the_whole_pipeline_reports_before_and_after(tmp_path):
     control = json.loads((tmp_path / "run" / "control" / "config.json").read_text())
     assert control["data"]["root"] == cfg.labeled and control["data"]["max_songs"] == 1
     assert control["data"]["partial_batch"] == 0
+    assert control["data"]["batch_size"] == 6  # as many items per step as the semisup run
+    assert control["data"]["carry_segments"] == 2
+    run = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert run["carry_segments"] == 2 and run["partial_batch"] == 2  # partial items, carried
+    assert set(rep["sets"]) == {f"{cfg.labeled}:test", valid}
+    assert set(rep["sets"][valid]) == {"before", "after", "control"}
     assert set(rep["control"]) == set(STEMS)
     assert rep["control"]["vocals"]["sdr"] != rep["after"]["vocals"]["sdr"]
 

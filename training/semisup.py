@@ -1,7 +1,9 @@
 """`stemlive semisup`: the BSRNN paper's semi-supervised pipeline, for a four-stem model.
 
-1. A trained model separates unlabeled mixtures: per stem, a target estimate
-   and the residual (mixture minus target).
+1. A teacher separates unlabeled mixtures: per stem, a target estimate and the
+   residual (mixture minus target). The teacher is the trained model itself, or
+   Spleeter 2-stem (vocals only), which has heard real records
+   (``training.semisup_sources``: the teachers and the unlabeled sources).
 2. Energy filter, segment by segment: keep a segment where target and
    residual differ by at least ``threshold_db``: "target" (a clean
    target-alone example) or "residual" (a clean no-target example).
@@ -27,7 +29,6 @@ import numpy as np
 from model.errors import StemliveError
 
 STEMS = ("vocals", "bass", "drums", "other")
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,23 @@ class SemisupConfig:
     labeled_songs: int = 0  # the first N labeled train songs (0: all); bounds the memory
     song_seconds: float = 4.0
     seed: int = 0
+    # Who labels the unlabeled mixtures: "model" (P itself, four stems) or "spleeter"
+    # (Spleeter 2-stem, vocals only: a teacher that has heard real records).
+    teacher: str = "model"
+    # A prepared MIR-1K folder (`stemlive data mir1k`): its train singers' clips join the
+    # unlabeled mixtures (voice + backing); their true voices only check the labels.
+    mir1k: str = ""
+    mir1k_clips: int = 0  # that many clips, evenly spaced (0: all)
+
+    def __post_init__(self) -> None:
+        from training.semisup_sources import TEACHERS
+
+        if self.teacher not in TEACHERS:
+            raise StemliveError(
+                f"unknown teacher {self.teacher!r}: choose one of {', '.join(TEACHERS)}"
+            )
+        if not self.unlabeled and not self.mir1k:
+            raise StemliveError("no unlabeled mixtures: give a folder (--unlabeled) or --mir1k")
 
 
 def _db(x: np.ndarray) -> float:
@@ -72,46 +90,70 @@ def energy_filter(
     return kept
 
 
-def _unlabeled_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise StemliveError(f"unlabeled folder {folder} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-    musdb = [p for p in files if p.name == "mixture.wav"]
-    files = musdb or files  # in a MUSDB layout, only the mixtures are "unlabeled"
-    if not files:
-        raise StemliveError(f"{folder} holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
-    return files
+def _items(cfg: SemisupConfig, sample_rate: int):
+    """The unlabeled mixtures of ``cfg``: its folder, then its MIR-1K train clips."""
+    from training.semisup_sources import folder_items, mir1k_items
+
+    if cfg.unlabeled:
+        yield from folder_items(Path(cfg.unlabeled), sample_rate)
+    if cfg.mir1k:
+        yield from mir1k_items(Path(cfg.mir1k), cfg.mir1k_clips)
 
 
-def collect(cfg: SemisupConfig, separate, sample_rate: int, log=print) -> dict:
-    """Run ``separate`` ((c, n) -> (s, c, n)) over the unlabeled files and filter.
+def collect(
+    cfg: SemisupConfig, separate, sample_rate: int, log=print, stems=STEMS, items=None
+) -> dict:
+    """Run ``separate`` ((c, n) -> (len(stems), c, n)) over the unlabeled mixtures and filter.
 
-    Returns {stem: {"target": [(c, seg) arrays], "residual": [...]}, "sources": [...]}.
+    ``stems``: those the separator labels (Spleeter: vocals only). ``items``: the
+    ``semisup_sources.Unlabeled`` mixtures (default: those of ``cfg``). Returns {stem:
+    {"target": [(c, seg) arrays], "residual": [...]}, "sources": [per file], "by_source":
+    {source: {stem: {kind: count}}}, "check": {source: {stem: {"target_sdr", "residual_sdr",
+    "leak_db": [dB per kept segment]}}} and "sweep": {source: {stem: [segment_truth rows]}}
+    (the check and the sweep only where a source knows the truth).
     """
-    import soundfile as sf
+    from training.evaluate_metrics import sdr
+    from training.semisup_sources import segment_truth
 
     seg = int(cfg.segment_seconds * sample_rate)
     pool: dict = {s: {"target": [], "residual": []} for s in STEMS}
-    pool["sources"] = []
-    for path in _unlabeled_files(Path(cfg.unlabeled)):
-        try:
-            audio, sr = sf.read(path, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, OSError) as exc:
-            raise StemliveError(f"cannot read {path}: {exc}") from None
-        if sr != sample_rate:
-            raise StemliveError(f"{path} is at {sr} Hz; resample it to {sample_rate} Hz first")
-        mix = audio.T[:2] if audio.shape[1] >= 2 else np.repeat(audio.T, 2, 0)
+    pool["sources"], pool["by_source"], pool["check"], pool["sweep"] = [], {}, {}, {}
+    for item in _items(cfg, sample_rate) if items is None else items:
+        mix = item.mix
         est = separate(mix)
         counts = {}
-        for i, s in enumerate(STEMS):
+        by_source = pool["by_source"].setdefault(item.source, {})
+        for i, s in enumerate(stems):
             kept = energy_filter(est[i], mix - est[i], seg, cfg.threshold_db, cfg.floor_db)
+            truth = (item.truth or {}).get(s)
+            check = None
+            if truth is not None:
+                check = (
+                    pool["check"]
+                    .setdefault(item.source, {})
+                    .setdefault(s, {"target_sdr": [], "residual_sdr": [], "leak_db": []})
+                )
+                sweep = pool["sweep"].setdefault(item.source, {}).setdefault(s, [])
+                sweep += segment_truth(est[i], mix, truth, seg, cfg.floor_db)
             for start, kind in kept:
-                src = est[i] if kind == "target" else mix - est[i]
-                pool[s][kind].append(src[:, start : start + seg].copy())
+                part = slice(start, start + seg)
+                src = (est[i] if kind == "target" else mix - est[i])[:, part].copy()
+                pool[s][kind].append(src)
+                if check is None:
+                    continue
+                if kind == "target":
+                    check["target_sdr"].append(sdr(truth[:, part], src))
+                else:
+                    check["residual_sdr"].append(sdr(mix[:, part] - truth[:, part], src))
+                    check["leak_db"].append(_db(truth[:, part]) - _db(mix[:, part]))
             counts[s] = {k: sum(1 for _, kk in kept if kk == k) for k in ("target", "residual")}
-        pool["sources"].append({"file": str(path), "kept": counts})
+            total = by_source.setdefault(s, {"target": 0, "residual": 0, "segments": 0})
+            for k in ("target", "residual"):
+                total[k] += counts[s][k]
+            total["segments"] += mix.shape[-1] // seg
+        pool["sources"].append({"source": item.source, "file": item.name, "kept": counts})
         log(
-            f"{path.name}: kept "
+            f"{item.source}/{item.name}: kept "
             + ", ".join(f"{s} {c['target']}+{c['residual']}" for s, c in counts.items())
         )
     return pool
@@ -230,22 +272,31 @@ def run_semisup(
     test_split: str = "test",
     log=print,
     control: bool = False,
+    score: tuple[str, ...] = (),
+    carry: int = 1,
+    lr: float = 3e-4,
+    eval_seconds: float = 0.0,
 ) -> dict:
     """The whole pipeline; returns counts and the test SDR before and after fine-tuning.
 
+    ``steps`` 0: only label, filter and write the new songs (and the label check).
     ``control``: also fine-tune the same steps on the labeled songs alone (into
-    ``run_dir/control``), so that the report separates the new data's effect from
-    that of more training.
+    ``run_dir/control``), with as many items per step, so that the report separates the
+    new data's effect from that of more training. ``score``: further ``ROOT:SPLIT`` sets
+    scored before and after (the report's "sets"); the first set is the labeled test split.
+    ``carry``: carried segments while fine-tuning (``DataConfig.carry_segments``).
     """
     from dataclasses import replace
 
     from model.separator import Separator
     from training.evaluate import EvalConfig, evaluate
+    from training.semisup_sources import summarise_check, teacher, threshold_sweep
     from training.train import TrainConfig, Trainer
     from training.train_data import Corpus, DataConfig
 
     sep = Separator.load(cfg.weights)
-    pool = collect(cfg, sep.separate, sep.sample_rate, log)
+    separate, labels = teacher(cfg.teacher, sep.separate, sep.sample_rate)
+    pool = collect(cfg, separate, sep.sample_rate, log, stems=labels)
     counts = {s: {k: len(v) for k, v in pool[s].items()} for s in STEMS}
     labeled = Corpus(cfg.labeled, "train", max_songs=cfg.labeled_songs)
     songs = build_songs(cfg, pool, labeled, sep.sample_rate)
@@ -258,8 +309,36 @@ def run_semisup(
         f"{len(partial)} partial songs to {partial_root}"
     )
     del labeled
-    test = EvalConfig(root=cfg.labeled, split=test_split, weights=cfg.weights, baselines=())
-    before = evaluate(test, log)["summary"]["model"]
+    report = {
+        "config": asdict(cfg),
+        "kept": counts,
+        "kept_by_source": pool["by_source"],
+        "label_check": summarise_check(pool["check"]),
+        "threshold_sweep": {
+            src: {s: threshold_sweep(rows) for s, rows in stems.items()}
+            for src, stems in pool["sweep"].items()
+        },
+        "new_songs": len(songs),
+        "partial_songs": len(partial),
+        "steps": steps,
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not steps:
+        (run_dir / "semisup_report.json").write_text(json.dumps(report, indent=1) + "\n")
+        return report
+    sets = [(cfg.labeled, test_split)] + [_score_set(x) for x in score]
+
+    def scores(weights: str | None) -> dict:
+        """{ROOT:SPLIT: model summary} of ``weights`` on every scored set."""
+        return {
+            f"{root}:{split}": evaluate(
+                EvalConfig(root, split, weights, seconds=eval_seconds, baselines=()), log
+            )["summary"]["model"]
+            for root, split in sets
+        }
+
+    before = scores(cfg.weights)
+    pb = 2 if partial else 0
     tcfg = TrainConfig(
         model=sep.cfg,
         data=DataConfig(
@@ -268,16 +347,17 @@ def run_semisup(
             batch_size=4,
             seed=cfg.seed,
             partial_root=str(partial_root) if partial else "",
-            partial_batch=2 if partial else 0,
+            partial_batch=pb,
+            carry_segments=carry,
         ),
-        lr=3e-4,
+        lr=lr,
         warmup_steps=20,
         max_steps=steps,
         valid_every=max(1, steps // 4),
     )
 
     def fine_tune(tcfg: TrainConfig, run: Path) -> tuple[dict, str]:
-        """Fine-tune into ``run``; (test scores, weights folder)."""
+        """Fine-tune into ``run``; (scores per set, weights folder)."""
         from model.weights import resolve, save_model
 
         trainer = Trainer(tcfg, run, log=log, init_weights=resolve(cfg.weights))
@@ -288,35 +368,40 @@ def run_semisup(
         if weights is None:
             weights = save_model(trainer.weights, run / "final", trainer.info())
         del trainer
-        scores = evaluate(replace(test, weights=str(weights)), log)["summary"]["model"]
-        return scores, str(weights)
+        return scores(str(weights)), str(weights)
 
     after, after_weights = fine_tune(tcfg, run_dir)
+    report["sets"] = {name: {"before": before[name], "after": after[name]} for name in before}
     if control:
-        # The same fine-tuning on the labeled songs alone: what semisup adds beyond more steps.
+        # The same fine-tuning on the labeled songs alone, as many items per step (the
+        # partial items' places go to labeled ones): what semisup adds beyond more steps.
         plain = replace(
             tcfg,
             data=replace(
                 tcfg.data,
                 root=cfg.labeled,
                 max_songs=cfg.labeled_songs,
+                batch_size=tcfg.data.batch_size + pb,
                 partial_root="",
                 partial_batch=0,
             ),
         )
         control_scores, control_weights = fine_tune(plain, run_dir / "control")
-    report = {
-        "config": asdict(cfg),
-        "kept": counts,
-        "new_songs": len(songs),
-        "partial_songs": len(partial),
-        "steps": steps,
-        "before": before,
-        "after": after,
-        "weights_after": after_weights,
-    }
+        for name in before:
+            report["sets"][name]["control"] = control_scores[name]
+    first = f"{cfg.labeled}:{test_split}"
+    report.update(before=before[first], after=after[first], weights_after=after_weights)
     if control:
-        report["control"] = control_scores
-        report["weights_control"] = control_weights
+        report.update(control=control_scores[first], weights_control=control_weights)
     (run_dir / "semisup_report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
+
+
+def _score_set(text: str) -> tuple[str, str]:
+    """``ROOT:SPLIT`` -> (root, split); a bare ROOT means its test split."""
+    root, _, split = text.rpartition(":")
+    if not root:
+        return text, "test"
+    if not (Path(root) / split).is_dir():
+        raise StemliveError(f"no split {split} at {root} (from --score {text})")
+    return root, split

@@ -289,11 +289,8 @@ class Trainer:
         self.resumed_from = ""
         self.interrupted = False  # run() ended on Ctrl-C or SIGTERM (after saving)
         self.carry: State | None = None  # the state carried to the next segment
-        if cfg.data.carry_segments > 1 and (cfg.data.partial_batch or self.world > 1):
-            raise StemliveError(
-                "carried segments (carry_segments > 1) work with one process and without "
-                "semi-supervised items"
-            )
+        if cfg.data.carry_segments > 1 and self.world > 1:
+            raise StemliveError("carried segments (carry_segments > 1) work with one process")
         self._ema_state: dict | None = None
         full = self.run_dir / FULL_NAME
         if resume_from is None and full.is_file():

@@ -201,13 +201,48 @@ def _semisup(args: argparse.Namespace) -> int:
         threshold_db=args.threshold_db,
         new_songs=args.new_songs,
         labeled_songs=args.labeled_songs,
+        teacher=args.teacher,
+        mir1k=args.mir1k or "",
+        mir1k_clips=args.mir1k_clips,
     )
     rep = run_semisup(
-        cfg, args.steps, Path(args.run), args.split, log=stdout_log, control=args.control
+        cfg,
+        args.steps,
+        Path(args.run),
+        args.split,
+        log=stdout_log,
+        control=args.control,
+        score=tuple(args.score),
+        carry=args.carry,
+        lr=args.lr,
+        eval_seconds=args.eval_seconds,
     )
-    for when in ("before", "after", "control"):
-        if when in rep:
-            print(f"{when}: " + " ".join(f"{s} {rep[when][s]['sdr']:.2f}" for s in STEMS))
+    for source, stems in rep["kept_by_source"].items():
+        for s, c in stems.items():
+            print(
+                f"kept {source} {s}: {c['target']} alone, {c['residual']} without, "
+                f"of {c['segments']} segments"
+            )
+    for source, stems in rep["label_check"].items():
+        for s, row in stems.items():
+            for key, v in row.items():
+                print(
+                    f"label check {source} {s} {key}: n {v['n']} median {v['median']:.2f} "
+                    f"mean {v['mean']:.2f} p10 {v['p10']:.2f} dB"
+                )
+    for source, stems in rep["threshold_sweep"].items():
+        for s, rows in stems.items():
+            for r in rows:
+                print(
+                    f"sweep {source} {s} {r['threshold_db']:g} dB: of {r['segments']}, "
+                    f"{r['target']} alone (label SDR {r['target_sdr_median']}), "
+                    f"{r['residual']} without (residual SDR {r['residual_sdr_median']}, "
+                    f"true leak {r['leak_db_median']} dB)"
+                )
+    for name, whens in rep.get("sets", {}).items():
+        for when, summary in whens.items():
+            sdrs = " ".join(f"{s} {summary[s]['sdr']:.2f}" for s in STEMS)
+            print(f"{name} {when}: {sdrs}")
     return 0
 
 
@@ -220,7 +255,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "differ by >= --threshold-db, build new songs from the kept target-alone segments and "
         "labeled stems, fine-tune, and score the test split before and after.",
     )
-    ss.add_argument("--unlabeled", required=True, help="folder of audio files (44.1 kHz)")
+    ss.add_argument("--unlabeled", default="", help="folder of audio files (44.1 kHz)")
+    ss.add_argument(
+        "--mir1k",
+        help="prepared MIR-1K folder: its train singers' clips join the unlabeled mixtures "
+        "(their true voices only check the teacher's labels)",
+    )
+    ss.add_argument("--mir1k-clips", type=int, default=0, help="that many clips, spread (0: all)")
+    ss.add_argument(
+        "--teacher",
+        choices=("model", "spleeter"),
+        default="model",
+        help="who labels the mixtures: the model (4 stems) or Spleeter 2-stem (vocals only)",
+    )
     ss.add_argument("--labeled", required=True, help="MUSDB18-HQ-layout root (train/, test/)")
     ss.add_argument("--out", default="data/semisup", help="new corpus root")
     ss.add_argument("--weights", help="trained model (default: the shipped default)")
@@ -235,7 +282,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also fine-tune on the labeled songs alone, for comparison",
     )
-    ss.add_argument("--steps", type=int, default=500, help="fine-tuning steps")
+    ss.add_argument(
+        "--steps", type=int, default=500, help="fine-tuning steps (0: only label and write)"
+    )
+    ss.add_argument("--carry", type=int, default=1, help="carried segments while fine-tuning")
+    ss.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate")
+    ss.add_argument(
+        "--score",
+        action="append",
+        default=[],
+        metavar="ROOT:SPLIT",
+        help="a further set scored before and after (repeatable), e.g. data/unseen:valid",
+    )
+    ss.add_argument(
+        "--eval-seconds", type=float, default=0.0, help="score the first S seconds (0: all)"
+    )
     ss.add_argument("--split", default="test", help="split scored before and after")
     ss.add_argument("--run", default="training/runs/semisup", help="fine-tuning run folder")
     ss.set_defaults(func=_semisup)

@@ -355,17 +355,42 @@ class PartialCorpus:
 def make_partial(
     partial: PartialCorpus, cfg: DataConfig, step: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(stems (b, s, c, n), residual (b, c, n), known (b, s)) of the partial items of ``step``."""
-    rng = np.random.default_rng([cfg.seed, step, 1])  # its own stream: main batches unchanged
+    """(stems (b, s, c, n), residual (b, c, n), known (b, s)) of the partial items of ``step``.
+
+    With ``carry_segments`` K > 1 they are cut from one window of K segments, as the main
+    batch is, so that a carried LSTM state continues the same partial items too.
+    """
+    k = max(1, cfg.carry_segments)
+    if k == 1:  # its own stream ([seed, step, 1]): main batches unchanged
+        return _draw_partial(partial, cfg, [cfg.seed, step, 1], 1)
     n = int(round(cfg.segment_seconds * 44100))
+    j = step % k
+    c, dc, w, _ = _partial_window
+    if not (c is partial and dc == cfg and w == step // k):
+        window = _draw_partial(partial, cfg, [cfg.seed, step // k, k, 1], k)
+        _partial_window[:] = [partial, cfg, step // k, window]
+    stems, resid, known = _partial_window[3]
+    part = slice(j * n, (j + 1) * n)
+    return stems[..., part].copy(), resid[..., part].copy(), known.copy()
+
+
+_partial_window: list = [None, None, -1, None]  # as ``_window``, for the partial items
+
+
+def _draw_partial(
+    partial: PartialCorpus, cfg: DataConfig, seed: list[int], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Partial items of ``k`` segments each, scaled as a whole: see ``make_partial``."""
+    rng = np.random.default_rng(seed)
+    n = k * int(round(cfg.segment_seconds * 44100))
     b = cfg.partial_batch
     stems = np.zeros((b, len(STEMS), 2, n), np.float32)
     resid = np.zeros((b, 2, n), np.float32)
     known = np.zeros((b, len(STEMS)), np.float32)
     for i in range(b):
-        s, k, r = partial.items[int(rng.integers(len(partial)))]
-        start = int(rng.integers(max(1, k.shape[-1] - n + 1)))
-        stems[i, s] = _segment(k, start, n)
+        s, kn, r = partial.items[int(rng.integers(len(partial)))]
+        start = int(rng.integers(max(1, kn.shape[-1] - n + 1)))
+        stems[i, s] = _segment(kn, start, n)
         resid[i] = _segment(r, start, n)
         known[i, s] = 1.0
     peak = np.abs(stems.sum(1) + resid).max(axis=(-2, -1), keepdims=True)
