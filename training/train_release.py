@@ -18,6 +18,45 @@ from training.checkpoint import load_compact
 STEMS = ("vocals", "bass", "drums", "other")
 
 
+GENERATED = "generated songs rendered with the FluidR3 GM SoundFont (MIT)"
+MBROLA = (
+    "mbrola singing voices (databases free for non-commercial use; may not be sold: "
+    "training use only)"
+)
+
+
+def data_sources(train_state: dict) -> list[str]:
+    """Every data source a run trained on, with its licence, from its train_state.json."""
+    train_cfg = train_state["config"]
+    data = train_cfg.get("data", {})
+    out = [GENERATED, MBROLA]
+    if any(n.startswith("tim") for n in train_state.get("song_names") or []):
+        out.append(
+            "generated songs rendered with the TimGM6mb SoundFont (GPL-2) where the corpus "
+            "has tim* songs (`python -m training.train_corpus data/gen 360 2 120`)"
+        )
+    roots = [r for r in data.get("vocal_root", "").split(",") if r]
+    if any("mir1k" in r for r in roots):
+        out.append(
+            "MIR-1K (C.-L. Hsu and J.-S. R. Jang, IEEE TASLP 2010): real singing and karaoke "
+            "backing of 13 training singers, distributed by its authors free of charge for "
+            "research. THESE WEIGHTS WERE TRAINED ON RESEARCH DATA."
+        )
+    if any("sung_speech" in r for r in roots):
+        out.append(
+            "LJSpeech 1.1 (public domain): 188 read utterances re-pitched onto melodies "
+            "(`stemlive data sung-speech`)"
+        )
+    if data.get("partial_root"):
+        out.append(f"semi-supervised segments from {data['partial_root']}")
+    if train_cfg.get("valid_root"):
+        out.append(
+            f"checkpoint chosen on {train_cfg['valid_root']}/valid: sources never trained on "
+            "(MuseScore General SoundFont, MIT; held-out MIR-1K singers)"
+        )
+    return out
+
+
 def model_card(name: str, info: dict, cfg: dict) -> str:
     """Markdown card from a weights folder's info."""
     valid = info.get("metrics", {}).get("valid_sdr", {})
@@ -52,6 +91,7 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
             "\n\nEach channel also hears where its bins sit in the stereo field (against the\n"
             "mix-down of all channels); a mono input is heard as all in the centre."
         )
+    sources = "\n".join(f"  - {x}" for x in info.get("data_sources", [GENERATED, MBROLA]))
     return f"""# stemlive weights: {name}
 
 Causal Band-Split RNN (shared trunk, one mask head per stem), streaming with
@@ -61,7 +101,7 @@ N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, ban
 
 - Trained: {info.get("trained")}, {info.get("steps")} steps, {info.get("time")}
 - Data: {info.get("data")}
-  (generated songs: the FluidR3 GM SoundFont, mbrola voices: training use only)
+{sources}
 - Command: `{info.get("command")}`{notes}
 
 ## Validation SDR (dB, whole-track, mean over the validation songs)
@@ -69,12 +109,12 @@ N={m["n_features"]}, {m["n_blocks"]} blocks, time hidden {m["time_hidden"]}, ban
 {chr(10).join(rows)}
 
 gain_only is the oracle "mixture times the best gain per stem and channel": a
-model below it has learned levels, not sources. Scores are on generated songs,
-not on real music; see `stemlive eval` for the test split and more baselines.
+model below it has learned levels, not sources. `stemlive eval --suite` scores
+the model on generated songs, on sources never trained on and on real recordings.
 
 ## Limits
 
-Trained for minutes to hours on two CPU cores, on synthetic songs: expect
+Trained for hours on two CPU cores, mostly on synthetic accompaniment: expect
 audible bleed between stems, and weaker results on real recordings.
 """
 
@@ -97,6 +137,9 @@ def export(
     if notes:  # what the info cannot say, e.g. a corpus that changed during the run
         info["notes"] = notes
     info["source_checkpoint"] = str(src)
+    state_path = src / "train_state.json"
+    if state_path.is_file():
+        info["data_sources"] = data_sources(json.loads(state_path.read_text()))
     if command:
         info["export_command"] = command
     save_model(model.eval(), dst, info=info, half=True)
