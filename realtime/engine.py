@@ -52,6 +52,9 @@ MAX_BACKLOG_S = 0.5  # a worker further behind than this drops input and restart
 DEVICE_TIMEOUT_S = 1.0  # no callback for this long while streaming: the device is gone
 # ...or before the first callback: ALSA's pulse device (desktop audio) takes ~1.5 s to start.
 START_TIMEOUT_S = 5.0
+# A sound server's ALSA plugin can stall for seconds on a loaded machine (seen: ~2 s) and
+# then carry on: through one, only a longer silence means the device is gone.
+SERVER_TIMEOUT_S = 4.0
 PULSE_SAFETY_MS = 60.0  # the least safety buffer through a sound server (see Engine.start)
 SWITCH_INTERVAL_S = 0.0005
 WORKER_RT_PRIORITY = 5  # below JACK's audio threads (10 and up); see _raise_priority
@@ -606,7 +609,7 @@ class Engine:
                         self._stream is not None
                         and self._running
                         and time.monotonic() - self._last_callback
-                        > (DEVICE_TIMEOUT_S if self._frames_out else START_TIMEOUT_S)
+                        > (self._device_timeout() if self._frames_out else START_TIMEOUT_S)
                     ):
                         self._device_lost()
                         return
@@ -651,6 +654,9 @@ class Engine:
                 [mix, *stems[self._stem_rows], *(() if monitor is None else (monitor,))], 0
             )
         self._out_ring.write(self._rs_out(out))
+
+    def _device_timeout(self) -> float:
+        return SERVER_TIMEOUT_S if self._via_pulse else DEVICE_TIMEOUT_S
 
     def _resync(self, drop: int) -> None:
         """Far behind: drop ``drop`` input frames, write their output as silence, restart state."""
