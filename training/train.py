@@ -131,8 +131,15 @@ class SeparationNet(nn.Module):
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then a step-wise exponential decay (resumable: a function of the step)."""
-    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    """Linear warm-up, then a step-wise exponential decay (resumable: a function of the step).
+
+    A run of fewer than five warm-ups' steps warms up over its first fifth, so that a short
+    run (a smoke test, a first try) trains at its learning rate for most of its steps.
+    """
+    warmup = cfg.warmup_steps
+    if cfg.max_steps:
+        warmup = min(warmup, max(1, cfg.max_steps // 5))
+    warm = min(1.0, (step + 1) / max(1, warmup))
     return warm * cfg.lr_decay ** (step // max(1, cfg.lr_decay_every))
 
 
@@ -518,7 +525,13 @@ class Trainer:
             self.ema.update_parameters(self.model)
         t2 = time.perf_counter()
         self.step += 1
-        return {"loss": loss.item(), **parts, "grad_norm": grad, "t_fwd": t1 - t0, "t_bwd": t2 - t1}
+        # The loss over the targets' mean level: batches differ in loudness by several times,
+        # which hides a falling loss in the raw numbers of a short run.
+        rel = loss.item() / max(float(targets.abs().mean()), 1e-9)
+        return {
+            "loss": loss.item(), "rel": rel, **parts, "grad_norm": grad,
+            "t_fwd": t1 - t0, "t_bwd": t2 - t1,
+        }  # fmt: skip
 
     # the run --------------------------------------------------------------------
 
@@ -549,6 +562,7 @@ class Trainer:
             log_file.write("step,train_minutes,lr,loss,spec,wave,grad_norm,t_data,t_fwd,t_bwd\n")
         last_ck = time.monotonic()
         acc: list[float] = []
+        rels: list[float] = []
         first_step, all_zero = self.step, True
         result: dict = self.curve[-1] if self.curve else {}
         try:
@@ -566,6 +580,7 @@ class Trainer:
                 out = self.train_step(batch)
                 self.train_seconds += time.perf_counter() - t0
                 acc.append(out["loss"])
+                rels.append(out["rel"])
                 if log_file is not None and self.step % cfg.log_every == 0:
                     log_file.write(
                         f"{self.step},{self.train_seconds / 60:.3f},"
@@ -576,7 +591,9 @@ class Trainer:
                     log_file.flush()
                     self.log(
                         f"step {self.step} {self.train_seconds / 60:.1f} min loss "
-                        f"{np.mean(acc[-cfg.log_every :]):.4f} grad {out['grad_norm']:.3g} "
+                        f"{np.mean(acc[-cfg.log_every :]):.4f} "
+                        f"(relative {np.mean(rels[-cfg.log_every :]):.3f}) "
+                        f"grad {out['grad_norm']:.3g} "
                         f"({t_data:.2f}+{out['t_fwd']:.2f}+{out['t_bwd']:.2f} s)"
                     )
                 if all_zero and self.step - first_step <= ZERO_STEPS:
