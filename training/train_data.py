@@ -336,14 +336,12 @@ class PartialCorpus:
     def __init__(self, root: str | Path) -> None:
         import json
 
-        import soundfile as sf
-
         folder = Path(root) / "train"
         self.items: list[tuple[int, np.ndarray, np.ndarray]] = []
         for song in sorted(folder.glob("*/known.json")):
             stem = json.loads(song.read_text())["known"]
-            known, _ = sf.read(song.parent / f"{stem}.wav", dtype="int16", always_2d=True)
-            resid, _ = sf.read(song.parent / "residual.wav", dtype="int16", always_2d=True)
+            known, _ = _read_int16(song.parent / f"{stem}.wav")  # any subtype, scaled
+            resid, _ = _read_int16(song.parent / "residual.wav")
             self.items.append((STEMS.index(stem), known.T, resid.T))
         if not self.items:
             raise StemliveError(f"{folder} holds no partial song (*/known.json)")
