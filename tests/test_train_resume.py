@@ -19,7 +19,8 @@ from training.train import Trainer, validate, validation_fingerprint, validation
 from training.train_data import Corpus
 
 REPO = Path(__file__).resolve().parents[1]
-COMMITTED = REPO / "training" / "checkpoints" / "st3"
+COMMITTED = REPO / "training" / "checkpoints" / "rv1"
+MIR1K = REPO.parent / "shared" / "data" / "mir1k"  # beside the repository, read-only
 
 
 def test_resume_from_a_compact_checkpoint_continues_the_curve(tmp_path):
@@ -43,12 +44,17 @@ def test_resume_from_a_compact_checkpoint_continues_the_curve(tmp_path):
 def test_the_committed_checkpoint_scores_its_last_curve_point():
     """The committed weights reproduce the validation SDR their curve ends with."""
     model, state = load_compact(COMMITTED)
-    root = Path(state["config"]["data"]["root"])
+    root = Path(state["config"].get("valid_root") or state["config"]["data"]["root"])
     root = root if root.is_absolute() else REPO / root
-    if not (root / "valid").is_dir():  # a fresh machine: generate the validation songs
-        from training.train_corpus import CorpusSpec, generate_corpus
+    if not (root / "valid").is_dir():  # a fresh machine: make the validation songs
+        # The committed run chose its checkpoints on the unseen-source split: MuseScore
+        # SoundFont songs with held-out MIR-1K singers (training/unseen.py).
+        from training.real_vocals import prepare_mir1k
+        from training.unseen import build_unseen
 
-        generate_corpus(root, CorpusSpec(train_songs=0, test_songs=0), log=quiet)
+        mir1k = REPO / "data" / "mir1k"
+        prepare_mir1k(MIR1K, mir1k, log=quiet, splits=("valid",))
+        build_unseen(root, mir1k, log=quiet, splits=("valid",))
     from training.train import TrainConfig
 
     cfg = TrainConfig.from_dict(state["config"])

@@ -56,11 +56,13 @@ def _read_resampled(path: Path, sample_rate: int) -> np.ndarray:
 
 
 def prepare_mir1k(
-    src: str | Path, dst: str | Path, log: Callable[[str], None] = print
+    src: str | Path,
+    dst: str | Path,
+    log: Callable[[str], None] = print,
+    splits: tuple[str, ...] = ("train", "valid", "test"),
 ) -> dict[str, int]:
-    """Convert MIR-1K's clips under ``src`` into the training layout under ``dst``.
-
-    Resumable (finished clips are kept). Returns clips per split.
+    """Convert MIR-1K's clips under ``src`` (those of ``splits``) into the training layout
+    under ``dst``. Resumable (finished clips are kept). Returns clips per split.
     """
     src, dst = Path(src), Path(dst)
     vocal_dir, backing_dir = src / "vocals", src / "backing"
@@ -77,6 +79,8 @@ def prepare_mir1k(
     counts = {"train": 0, "valid": 0, "test": 0}
     for i, path in enumerate(clips):
         split = split_of(path.stem)
+        if split not in splits:
+            continue
         counts[split] += 1
         out = dst / split / path.stem
         if (out / "backing.wav").is_file():

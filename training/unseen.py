@@ -94,12 +94,19 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
-def build_unseen(root: Path, mir1k: Path, log: Callable[[str], None] = print) -> None:
+def build_unseen(
+    root: Path,
+    mir1k: Path,
+    log: Callable[[str], None] = print,
+    splits: tuple[str, ...] = ("valid", "test"),
+) -> None:
     """Write the missing songs of the ``unseen`` splits under ``root`` (resumable)."""
     from training.synth.song import generate_song
 
     soundfont = unseen_soundfont()
     for split, (count, seconds, base) in SPLITS.items():
+        if split not in splits:
+            continue
         singers = _clips(mir1k, split)
         names = sorted(singers)
         for i in range(count):
