@@ -88,3 +88,12 @@ def pulse_server(sinks: tuple[str, ...] = ("desk", "speakers")):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def wait_for(pred, timeout: float, what: str, poll: float = 0.05) -> None:
+    """Poll ``pred`` until it holds; an AssertionError naming ``what`` after ``timeout`` s."""
+    t0 = time.monotonic()
+    while not pred():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)

@@ -21,7 +21,7 @@ import soundfile as sf
 from model.weights import save_model
 from realtime.engine import Engine, StreamSettings
 from tests.separators import known_separator
-from tests.soundserver import pulse_server
+from tests.soundserver import pulse_server, wait_for
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,14 +49,6 @@ def _best_lag(a: np.ndarray, ref: np.ndarray) -> tuple[int, float]:
     return lag, float(np.corrcoef(seg, ref[: len(seg)])[0, 1])
 
 
-def _wait_for(pred, timeout: float, what: str) -> None:
-    t0 = time.monotonic()
-    while not pred():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def _stemlive(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "realtime.cli", *args],
@@ -72,7 +64,7 @@ def test_desktop_capture_and_remix_to_another_sink(excerpt, tmp_path):
         capture = engine.capture_input(12.0)
         engine.start(StreamSettings(input_device="desktop", output_device="pulse:speakers"))
         try:
-            _wait_for(lambda: capture.available() > 0, 10, "the first callback")
+            wait_for(lambda: capture.available() > 0, 10, "the first callback")
             time.sleep(1.5)  # the pulse plugin's start-up recoveries; a user starts, then plays
             rec = subprocess.Popen(
                 ["parec", "--device=speakers.monitor", "--format=float32le", "--channels=2",
@@ -138,7 +130,7 @@ def test_route_desktop_puts_stemlive_between_the_apps_and_the_sink(excerpt, tmp_
             cwd=ROOT, env=server.env, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
-            _wait_for(
+            wait_for(
                 lambda: (
                     "stemlive_desktop" in server.pactl("list", "short", "sinks").stdout
                     and len(server.pactl("list", "short", "source-outputs").stdout.splitlines()) > 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import soundfile as sf
 from model.weights import save_model
 from realtime.jack import dummy_server
 from tests.separators import known_separator
+from tests.soundserver import wait_for
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,14 +30,6 @@ SHARES = (0.1, 0.2, 0.3, 0.4)  # vocals, bass, drums, other: each stem is this t
 PAIRS = ("main", "vocals", "bass", "drums", "other", "monitor")
 # --monitor-mix vocals=1,drums=0.5 (bass and other keep 1): 0.1 + 0.2 + 0.15 + 0.4
 LEVELS = {"main": 1.0, **dict(zip(PAIRS[1:5], SHARES, strict=True)), "monitor": 0.85}
-
-
-def _wait_for(pred, timeout: float, what: str) -> None:
-    t0 = time.monotonic()
-    while not pred():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_every_stem_pair_gets_the_click_at_the_same_sample(tmp_path):
@@ -55,7 +47,7 @@ def test_every_stem_pair_gets_the_click_at_the_same_sample(tmp_path):
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, cwd=ROOT, env=jack.env, stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for(lambda: ports[-1] in jack.ports() or proc.poll() is not None, 60, "ports")
+            wait_for(lambda: ports[-1] in jack.ports() or proc.poll() is not None, 60, "ports")
             assert proc.poll() is None, proc.stderr.read()
             listed = jack.ports()
             assert [p for p in listed if p.startswith("stemlive:")] == ports, listed

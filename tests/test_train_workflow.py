@@ -91,7 +91,7 @@ def test_synth_train_export_eval_on_each_corpus_format(synth, fmt, tmp_path, cap
     out = capsys.readouterr().out
     base = re.search(rf"gain-only baseline \(valid SDR\): .*mean {NUMBER}", out)
     assert base and np.isfinite(float(base[1])), out
-    steps = re.findall(rf"step (\d+) [\d.]+ min loss {NUMBER} grad (\S+)", out)
+    steps = re.findall(rf"step (\d+) [\d.]+ min loss {NUMBER} \(relative [\d.]+\) grad (\S+)", out)
     assert [int(s) for s, _, _ in steps] == [10, 20], out
     assert all(float(loss) > 0 and float(grad) > 0 for _, loss, grad in steps), out
     valid = re.findall(rf"valid step (\d+) .*?: (.*?) mean {NUMBER}", out)
