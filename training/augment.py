@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.real_vocals import VocalCorpus, band_limit, vocal_chain
+from training.real_vocals import VocalCorpus, band_limit, rms, vocal_chain
 from training.synth import effects as fx
 
 STEMS = ("vocals", "bass", "drums", "other")
@@ -62,10 +62,6 @@ def colour(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndar
     return (y * (rms / (np.sqrt(np.mean(y**2)) + 1e-9))).astype(np.float32)
 
 
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-
-
 def augment_batch(
     batch: np.ndarray, cfg, seed: list[int], sample_rate: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,23 +86,23 @@ def augment_batch(
             u = rng.random()
             if u < cfg.p_real_backing:
                 voice, backing = voices.segment(rng, n, floor, backed=True)
-                ratio = _rms(voice) / (_rms(backing) + 1e-9)
+                ratio = rms(voice) / (rms(backing) + 1e-9)
                 sung = vocal_chain(voice, sample_rate, rng)
                 back = np.stack([backing, backing])
                 if rng.random() < 0.5:
                     back = colour(back, sample_rate, rng)
-                level = _rms(back) * min(ratio, 4.0) * 10 ** (rng.uniform(-6, 6) / 20)
+                level = rms(back) * min(ratio, 4.0) * 10 ** (rng.uniform(-6, 6) / 20)
                 batch[i] = 0.0
-                batch[i, v] = sung * (level / (_rms(sung) + 1e-9))
+                batch[i, v] = sung * (level / (rms(sung) + 1e-9))
                 resid[i] = back
                 known[i] = 0.0
                 known[i, v] = 1.0
-            elif u < cfg.p_real_backing + cfg.p_real_vocal and _rms(batch[i, v]) > 0:
+            elif u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0:
                 voice, _ = voices.segment(rng, n, floor)
                 sung = vocal_chain(voice, sample_rate, rng)
-                rest = _rms(batch[i].sum(0) - batch[i, v])
+                rest = rms(batch[i].sum(0) - batch[i, v])
                 level = (rest if rest > floor else 0.1) * 10 ** (rng.uniform(-8, 4) / 20)
-                batch[i, v] = sung * (level / (_rms(sung) + 1e-9))
+                batch[i, v] = sung * (level / (rms(sung) + 1e-9))
         if cfg.p_band_limit and rng.random() < cfg.p_band_limit:
             cutoff = rng.uniform(6500, 8000)
             batch[i] = band_limit(batch[i], sample_rate, cutoff)

@@ -27,6 +27,11 @@ VALID_SINGERS = ("abjones", "tammy")
 TEST_SINGERS = ("Ani", "bug", "heycat", "khair")
 
 
+def rms(x: np.ndarray) -> float:
+    """Root mean square of a signal (float64 accumulation)."""
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
 def singer_of(clip: str) -> str:
     return clip.split("_")[0]
 

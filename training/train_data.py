@@ -283,14 +283,14 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
     augmented = bool(cfg.p_stem_fx or cfg.p_speed or cfg.vocal_root or cfg.p_band_limit)
     # Pitch/tempo changes draw from their own generator too.
     speed = np.random.default_rng([*seed, 3]) if cfg.p_speed else None
+    if speed is not None:
+        from training.augment import resample_to, speed_ratio
     for b in range(cfg.batch_size):
         song = int(rng.integers(len(corpus)))
         start = None
         for s in range(len(STEMS)):
             m = n
             if speed is not None:
-                from training.augment import speed_ratio
-
                 m = int(round(n * speed_ratio(speed, cfg.p_speed, cfg.speed_semitones)))
             # Redraw a silent segment a few times: silence teaches little (the paper's filter).
             for _ in range(4):
@@ -301,8 +301,6 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
                     start = int(rng.integers(max(1, length - m + 1)))
                 seg = _segment(corpus.songs[song][s], start, m)
                 if m != n:
-                    from training.augment import resample_to
-
                     seg = resample_to(seg, n)
                 if not cfg.remix or np.sqrt(np.mean(seg**2)) >= floor:
                     break

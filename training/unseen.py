@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import StemliveError
-from training.real_vocals import SAMPLE_RATE, singer_of, vocal_chain
+from training.real_vocals import SAMPLE_RATE, rms, singer_of, vocal_chain
 
 STEMS = ("vocals", "bass", "drums", "other")
 UNSEEN_SOUNDFONTS = (
@@ -59,22 +59,18 @@ def _read_mono(path: Path) -> np.ndarray:
     return sf.read(str(path), dtype="float32", always_2d=True)[0].mean(1)
 
 
-def _voice_track(
-    clips: list[Path], n: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Clips of one singer one after another with short gaps, (vocals (n,), backing (n,))."""
-    voice, back = np.zeros(n, np.float32), np.zeros(n, np.float32)
+def _voice_track(clips: list[Path], n: int, rng: np.random.Generator) -> np.ndarray:
+    """Clips of one singer one after another with short gaps: (n,) float32."""
+    voice = np.zeros(n, np.float32)
     pos = int(rng.uniform(0.0, 1.5) * SAMPLE_RATE)
     k = int(rng.integers(len(clips)))
     while pos < n:
-        v, b = _read_mono(clips[k % len(clips)] / "vocals.wav"), None
-        b = _read_mono(clips[k % len(clips)] / "backing.wav")
-        m = min(len(v), len(b), n - pos)
+        v = _read_mono(clips[k % len(clips)] / "vocals.wav")  # as long as its backing
+        m = min(len(v), n - pos)
         voice[pos : pos + m] = v[:m]
-        back[pos : pos + m] = b[:m]
         pos += m + int(rng.uniform(0.3, 1.5) * SAMPLE_RATE)
         k += 1
-    return voice, back
+    return voice
 
 
 def _write(folder: Path, stems: dict[str, np.ndarray], info: dict) -> None:
@@ -88,10 +84,6 @@ def _write(folder: Path, stems: dict[str, np.ndarray], info: dict) -> None:
     sf.write(tmp / "mixture.wav", np.clip(mix, -1, 1), SAMPLE_RATE, "FLOAT")
     (tmp / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     tmp.rename(folder)
-
-
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
 def build_unseen(
@@ -117,12 +109,12 @@ def build_unseen(
             rng = np.random.default_rng([base + i, 7])
             singer = names[i % len(names)]
             n = song.stems["vocals"].shape[-1]
-            voice, _ = _voice_track(singers[singer], n, rng)
+            voice = _voice_track(singers[singer], n, rng)
             sung = vocal_chain(voice, SAMPLE_RATE, rng)
-            rest = _rms(sum(song.stems[s] for s in STEMS[1:]))
-            level = max(_rms(song.stems["vocals"]), 0.5 * rest) * 10 ** (rng.uniform(-3, 3) / 20)
+            rest = rms(sum(song.stems[s] for s in STEMS[1:]))
+            level = max(rms(song.stems["vocals"]), 0.5 * rest) * 10 ** (rng.uniform(-3, 3) / 20)
             stems = dict(song.stems)
-            stems["vocals"] = sung * (level / (_rms(sung) + 1e-9))
+            stems["vocals"] = sung * (level / (rms(sung) + 1e-9))
             peak = np.max(np.abs(sum(stems.values())))
             if peak > 0.99:
                 stems = {s: x * (0.99 / peak) for s, x in stems.items()}
