@@ -5,7 +5,7 @@
 # added to the apt sources of the same mirror only if a package is missing and
 # apt cannot find it.
 set -euo pipefail
-PACKAGES=(fluidsynth fluid-soundfont-gm espeak-ng ffmpeg mbrola
+PACKAGES=(fluidsynth fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small espeak-ng ffmpeg mbrola
     mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-de1 mbrola-fr4 mbrola-de5
     fretsonfire-songs-muldjord fretsonfire-songs-sectoid)
 missing=()
