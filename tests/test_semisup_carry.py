@@ -111,3 +111,29 @@ def test_training_with_partial_items_and_carry_resumes_exactly(tmp_path, partial
                     tmp_path / "c", log=quiet)  # fmt: skip
     other.run()
     assert digest(other.weights) != digest(straight.weights)  # the partial items did count
+
+
+def test_partial_vocal_items_get_real_voices_over_their_residual(mir1k, partial_root):  # noqa: F811
+    """With vocal_root, a partial item that knows its vocals hears a real voice (as often as
+    the main batch does) over its untouched real residual; other known stems stay."""
+    pc = PartialCorpus(partial_root)
+    plain = DataConfig(root="", segment_seconds=0.25, partial_root=str(partial_root),
+                       partial_batch=8)  # fmt: skip
+    real = replace(plain, vocal_root=str(mir1k), p_real_vocal=1.0)
+    a = _draw_partial(pc, plain, [0, 5, 1, 1], 1)
+    b = _draw_partial(pc, real, [0, 5, 1, 1], 1)
+    np.testing.assert_array_equal(a[2], b[2])  # the same items, the same known stems
+    vocal_items = np.flatnonzero(a[2][:, 0])
+    assert 0 < len(vocal_items) < 8
+    for i in range(8):
+        # the residual is the same audio (each item is scaled as a whole)
+        ratio = np.abs(b[1][i]).max() / np.abs(a[1][i]).max()
+        np.testing.assert_allclose(b[1][i], a[1][i] * ratio, atol=1e-6)
+        if i in vocal_items:
+            va, vb = a[0][i, 0].ravel(), b[0][i, 0].ravel()
+            assert np.abs(vb).max() > 0
+            assert abs(np.corrcoef(va, vb)[0, 1]) < 0.5  # another voice
+            assert not b[0][i, 1:].any()
+        else:
+            np.testing.assert_allclose(b[0][i], a[0][i] * ratio, atol=1e-6)
+    assert np.abs(b[0].sum(1) + b[1]).max() <= 0.99 + 1e-6

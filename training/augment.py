@@ -62,6 +62,34 @@ def colour(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndar
     return (y * (rms / (np.sqrt(np.mean(y**2)) + 1e-9))).astype(np.float32)
 
 
+def real_voice(
+    voices: VocalCorpus, rest: np.ndarray, cfg, rng: np.random.Generator, sample_rate: int
+) -> np.ndarray:
+    """A real voice (c, n) through a record's vocal chain, -8..+4 dB against ``rest`` (c, n)."""
+    floor = 10 ** (cfg.min_rms_db / 20)
+    voice, _ = voices.segment(rng, rest.shape[-1], floor)
+    sung = vocal_chain(voice, sample_rate, rng)
+    level = rms(rest)
+    level = (level if level > floor else 0.1) * 10 ** (rng.uniform(-8, 4) / 20)
+    return sung * (level / (rms(sung) + 1e-9))
+
+
+def partial_voices(
+    stems: np.ndarray, resid: np.ndarray, known: np.ndarray, cfg, seed: list[int], sample_rate: int
+) -> None:
+    """Semi-supervised items whose known stem is the vocals get, with the chance of a real
+    voice in the main batch (``p_real_vocal + p_real_backing``), a real voice instead of
+    the labeled corpus's, over their real no-vocal residual; in place."""
+    if not cfg.vocal_root:
+        return
+    rng = np.random.default_rng([*seed, 3])
+    voices = vocal_corpus(cfg.vocal_root)
+    v = STEMS.index("vocals")
+    for i in range(stems.shape[0]):
+        if known[i, v] and rng.random() < cfg.p_real_vocal + cfg.p_real_backing:
+            stems[i, v] = real_voice(voices, resid[i] + stems[i].sum(0) - stems[i, v], cfg, rng, sample_rate)
+
+
 def augment_batch(
     batch: np.ndarray, cfg, seed: list[int], sample_rate: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,11 +126,7 @@ def augment_batch(
                 known[i] = 0.0
                 known[i, v] = 1.0
             elif u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0:
-                voice, _ = voices.segment(rng, n, floor)
-                sung = vocal_chain(voice, sample_rate, rng)
-                rest = rms(batch[i].sum(0) - batch[i, v])
-                level = (rest if rest > floor else 0.1) * 10 ** (rng.uniform(-8, 4) / 20)
-                batch[i, v] = sung * (level / (rms(sung) + 1e-9))
+                batch[i, v] = real_voice(voices, batch[i].sum(0) - batch[i, v], cfg, rng, sample_rate)
         if cfg.p_band_limit and rng.random() < cfg.p_band_limit:
             cutoff = rng.uniform(6500, 8000)
             batch[i] = band_limit(batch[i], sample_rate, cutoff)

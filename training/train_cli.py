@@ -83,6 +83,8 @@ def _train(args: argparse.Namespace) -> int:
             ("p_stem_fx", args.p_stem_fx),
             ("p_speed", args.p_speed),
             ("p_band_limit", args.p_band_limit),
+            ("partial_root", args.partial),
+            ("partial_batch", args.partial_batch),
         )
         if v is not None
     }
@@ -415,6 +417,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--p-speed", type=float, help="chance per stem of a pitch/tempo change")
     p.add_argument("--p-band-limit", type=float, help="chance an item is low-passed at 6.5-8 kHz")
+    p.add_argument(
+        "--partial",
+        metavar="DIR",
+        help="semi-supervised items: the partial songs of `stemlive semisup` (DIR/train/*/"
+        "known.json); with --vocals their known vocals are real voices as often as the batch's",
+    )
+    p.add_argument("--partial-batch", type=int, metavar="N", help="partial items per step")
     p.add_argument(
         "--valid-data",
         metavar="ROOT",

@@ -336,9 +336,10 @@ class PartialCorpus:
 
         folder = Path(root) / "train"
         self.items: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.sample_rate = 44100
         for song in sorted(folder.glob("*/known.json")):
             stem = json.loads(song.read_text())["known"]
-            known, _ = _read_int16(song.parent / f"{stem}.wav")  # any subtype, scaled
+            known, self.sample_rate = _read_int16(song.parent / f"{stem}.wav")  # any subtype
             resid, _ = _read_int16(song.parent / "residual.wav")
             self.items.append((STEMS.index(stem), known.T, resid.T))
         if not self.items:
@@ -359,7 +360,7 @@ def make_partial(
     k = max(1, cfg.carry_segments)
     if k == 1:  # its own stream ([seed, step, 1]): main batches unchanged
         return _draw_partial(partial, cfg, [cfg.seed, step, 1], 1)
-    n = int(round(cfg.segment_seconds * 44100))
+    n = int(round(cfg.segment_seconds * partial.sample_rate))
     j = step % k
     c, dc, w, _ = _partial_window
     if not (c is partial and dc == cfg and w == step // k):
@@ -378,7 +379,7 @@ def _draw_partial(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Partial items of ``k`` segments each, scaled as a whole: see ``make_partial``."""
     rng = np.random.default_rng(seed)
-    n = k * int(round(cfg.segment_seconds * 44100))
+    n = k * int(round(cfg.segment_seconds * partial.sample_rate))
     b = cfg.partial_batch
     stems = np.zeros((b, len(STEMS), 2, n), np.float32)
     resid = np.zeros((b, 2, n), np.float32)
@@ -389,6 +390,10 @@ def _draw_partial(
         stems[i, s] = _segment(kn, start, n)
         resid[i] = _segment(r, start, n)
         known[i, s] = 1.0
+    if cfg.vocal_root:
+        from training.augment import partial_voices
+
+        partial_voices(stems, resid, known, cfg, seed, partial.sample_rate)
     peak = np.abs(stems.sum(1) + resid).max(axis=(-2, -1), keepdims=True)
     scale = 1 / np.maximum(peak / 0.99, 1.0)
     return stems * scale[:, None], resid * scale, known
