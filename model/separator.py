@@ -41,6 +41,9 @@ def blend_ratio_masks(masks, spec, blend: float):
     return (1.0 - blend) * masks + blend * ratio[None]
 
 
+MAX_CHANNELS = 64  # separate() holds every channel at once: more is a transposed signal
+
+
 class Separator:
     """Stem separation of a stream or a whole signal with a causal BSRNN."""
 
@@ -205,6 +208,11 @@ class Separator:
         """
         if audio.ndim != 2 or audio.shape[1] == 0:
             raise ValueError(f"expected a non-empty (channels, n) signal, got {audio.shape}")
+        if audio.shape[0] > MAX_CHANNELS:
+            raise ValueError(
+                f"expected a (channels, n) signal with at most {MAX_CHANNELS} channels, got "
+                f"{audio.shape}: is it (n, channels)? Pass audio.T"
+            )
         audio = np.where(np.isfinite(audio), audio, 0.0).astype(np.float32, copy=False)
         c, n = audio.shape
         n_fft, hop = self.n_fft, self.hop

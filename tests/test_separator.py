@@ -131,6 +131,9 @@ def test_mono_and_errors():
     sep.prepare(RATE, 64, 2)
     with pytest.raises(ValueError, match="exceeds"):
         sep.process(_noise(65))
+    # a transposed signal, (n, channels), is refused before it allocates n channels
+    with pytest.raises(ValueError, match=r"\(n, channels\)\? Pass audio.T"):
+        sep.separate(_noise(20000).T)
 
 
 def test_onnx_and_torch_backends_agree_frame_by_frame():
