@@ -2,9 +2,8 @@
 
 The window's interpreter then never holds the lock the audio callback and
 the worker need, and a crashing plug-in takes down only the engine process.
-``EngineProcess`` starts a child (``gui/engine_child.py``) from a forkserver
-that has torch imported already (fork of the Qt process is not safe, spawn
-imports torch again), and:
+``EngineProcess`` starts a child (``gui/engine_child.py``, reached through
+``gui/engine_link.py``) and:
 
 - sends parameter calls (faders, mute, transport, effect parameters) through a
   sender thread that coalesces them: a burst of moves of one fader reaches the
@@ -27,175 +26,22 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import itertools
-import multiprocessing as mp
 import os
 import threading
 import time
 from dataclasses import replace
-from multiprocessing.connection import wait
 from pathlib import Path
 
 from gui.engine_api import DeviceChoice, EngineEvent, EngineSettings, GuiSnapshot, model_for
-from gui.engine_shm import SnapshotBlock
+from gui.engine_link import CALL_TIMEOUT_S, EngineGone, EngineLink, context
 from model.errors import StemliveError
 from realtime.fx import ChainSpec, with_slot
 from realtime.mixer import Mixer
 
 IN_PROCESS_ENV = "STEMLIVE_IN_PROCESS"  # "1": the engine in the window's process (debugging)
-HELLO_TIMEOUT_S = 120.0  # the model loads (first forkserver start: torch imports too)
-CALL_TIMEOUT_S = 120.0  # a start exports and warms the model; a machine may be loaded
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
 SEND_GAP_S = 0.002  # parameter batches at most this often: what comes between coalesces
-_PRELOAD = ["gui.engine_child", "gui.engine_adapter", "gui.engine_shm", "model.onnx_step"]
-
-
-def _context() -> mp.context.BaseContext:
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(_PRELOAD)
-    return ctx
-
-
-class EngineGone(StemliveError):
-    """The engine process ended while a call waited for it."""
-
-
-class _Child:
-    """One engine process and the window's end of its pipe."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, ctx, settings: EngineSettings, preset: str | None, on_death) -> None:
-        from gui.engine_child import child_main
-
-        mine, theirs = ctx.Pipe()
-        self.proc = ctx.Process(
-            target=child_main,
-            args=(theirs, dict(os.environ), settings, preset),
-            name="stemlive-engine",
-            daemon=True,
-        )
-        self.proc.start()
-        theirs.close()  # only the child holds it now: its death closes the pipe
-        self.conn = mine
-        self.model_key = model_for(settings)
-        self.block: SnapshotBlock | None = None
-        self.dead = False
-        self.exitcode: int | None = None
-        self.died_at = 0.0
-        self._send_lock = threading.Lock()
-        self._replies: dict[int, list] = {}
-        self._reply_cv = threading.Condition()
-        self._on_death = on_death
-        self.on_events = None
-        msg = self._recv_hello()
-        self.info = msg
-        self.sources = 1 + len(msg["stems"])
-        threading.Thread(target=self._receive, name="stemlive-engine-rx", daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _recv_hello(self) -> dict:
-        ready = wait([self.conn, self.proc.sentinel], HELLO_TIMEOUT_S)
-        if self.conn in ready:
-            with contextlib.suppress(EOFError, OSError):
-                msg = self.conn.recv()
-                if msg[0] == "hello":
-                    return msg[1]
-                self.kill()
-                raise _error(msg[1])
-        self.kill()
-        raise StemliveError(
-            f"the engine process did not start (exit code {self.proc.exitcode})"
-            if not ready or self.proc.exitcode is not None
-            else "the engine process did not answer"
-        )
-
-    def attach(self) -> None:
-        """Give the child a shared-memory block to publish snapshots into."""
-        self.block = SnapshotBlock.create(self.sources)
-        self.send(("attach", self.block.name, self.sources))
-
-    def send(self, msg: tuple) -> None:
-        if self.dead:
-            raise EngineGone("the audio engine process has stopped")
-        try:
-            with self._send_lock:
-                self.conn.send(msg)
-        except (OSError, ValueError) as exc:
-            raise EngineGone(f"the audio engine process has stopped ({exc})") from None
-
-    def call(self, method: str, *args, timeout: float = CALL_TIMEOUT_S):
-        req = next(self._ids)
-        with self._reply_cv:
-            self._replies[req] = []
-        self.send(("call", req, method, args))
-        with self._reply_cv:
-            if not self._reply_cv.wait_for(
-                lambda: self._replies[req] or self.dead, timeout=timeout
-            ):
-                self._replies.pop(req, None)
-                raise StemliveError(f"the audio engine did not answer {method} in {timeout:g} s")
-            got = self._replies.pop(req)
-        if not got:
-            raise EngineGone(f"the audio engine process stopped during {method}")
-        ok, value = got[0]
-        if ok:
-            return value
-        raise _error(value)
-
-    def _receive(self) -> None:
-        while True:
-            try:
-                ready = wait([self.conn, self.proc.sentinel])
-                if self.conn not in ready:
-                    break  # died without a word left in the pipe
-                msg = self.conn.recv()
-            except (EOFError, OSError):
-                break
-            if msg[0] == "reply":
-                with self._reply_cv:
-                    if msg[1] in self._replies:
-                        self._replies[msg[1]].append((msg[2], msg[3]))
-                        self._reply_cv.notify_all()
-            elif msg[0] == "events" and self.on_events is not None:
-                self.on_events(msg[1])
-        self.died_at = time.monotonic()
-        self.proc.join(timeout=2)
-        self.exitcode = self.proc.exitcode
-        with self._reply_cv:
-            self.dead = True
-            self._reply_cv.notify_all()
-        self._on_death(self)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """End the process: closing the pipe makes it stop the engine and exit."""
-        self._on_death = lambda _child: None
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        self.proc.join(timeout)
-        if self.proc.is_alive():
-            self.kill()
-        if self.block is not None:
-            self.block.close()
-            self.block = None
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.proc.kill()
-            self.proc.join(5)
-
-
-def _error(value: tuple[str, str]) -> Exception:
-    kind, message = value
-    if kind == "ValueError":
-        return ValueError(message)
-    if kind == "StemliveError":
-        return StemliveError(message)
-    return StemliveError(f"{kind}: {message}")
 
 
 class EngineProcess:
@@ -208,7 +54,7 @@ class EngineProcess:
     def __init__(
         self, settings: EngineSettings, preset: str | None = None, spare: bool = True
     ) -> None:
-        self._ctx = _context()
+        self._ctx = context()
         self._preset = preset
         self._use_spare = spare
         self._settings = settings  # what the next start uses (and a spare is warmed for)
@@ -218,11 +64,11 @@ class EngineProcess:
         self._wake = threading.Event()
         self._events: collections.deque[EngineEvent] = collections.deque(maxlen=200)
         self._closing = False
-        self._spare: _Child | None = None
+        self._spare: EngineLink | None = None
         self._spare_thread: threading.Thread | None = None
         self._crashes: list[float] = []
         self._gave_up = False  # too many crashes: the next blocking call starts a fresh one
-        self._dead: _Child | None = None  # the last crashed child, its block still readable
+        self._dead: EngineLink | None = None  # the last crashed child, its block still readable
         self.restart_seconds: list[float] = []  # death to restored, per restart
         self.params_sent = 0  # parameter calls that reached the engine (after coalescing)
         self.params_asked = 0  # parameter calls the window made
@@ -247,8 +93,8 @@ class EngineProcess:
         threading.Thread(target=self._send_params, name="stemlive-params", daemon=True).start()
 
     # -- processes ------------------------------------------------------------------------
-    def _spawn(self, settings: EngineSettings) -> _Child:
-        child = _Child(self._ctx, settings, self._preset, self._on_death)
+    def _spawn(self, settings: EngineSettings) -> EngineLink:
+        child = EngineLink(self._ctx, settings, self._preset, self._on_death)
         child.on_events = self._on_events
         return child
 
@@ -257,10 +103,16 @@ class EngineProcess:
         """The engine process's id (fault tests kill it)."""
         return self._child.pid
 
+    @property
+    def spare_ready(self) -> bool:
+        """A warm process is waiting to take over after a crash."""
+        spare = self._spare
+        return spare is not None and not spare.dead
+
     def _on_events(self, events: list) -> None:
         self._events.extend(EngineEvent(k, m) for k, m in events)
 
-    def _on_death(self, child: _Child) -> None:
+    def _on_death(self, child: EngineLink) -> None:
         if self._closing:
             return
         if child is self._spare:
@@ -277,7 +129,7 @@ class EngineProcess:
             target=self._recover, args=(child,), name="stemlive-recover", daemon=True
         ).start()
 
-    def _recover(self, dead: _Child) -> None:
+    def _recover(self, dead: EngineLink) -> None:
         now = time.monotonic()
         self._crashes = [t for t in self._crashes if now - t < RESTART_WINDOW_S] + [now]
         if len(self._crashes) > MAX_RESTARTS:
@@ -322,7 +174,7 @@ class EngineProcess:
         )  # fmt: skip
         self._prepare_spare()
 
-    def _restore(self, child: _Child, last: GuiSnapshot) -> None:
+    def _restore(self, child: EngineLink, last: GuiSnapshot) -> None:
         """Bring a fresh process to the mirror's state and the song to where it was."""
         if self._fx:
             child.call("set_chains", dict(self._fx))
@@ -369,7 +221,7 @@ class EngineProcess:
         ]
         return out
 
-    def _take_spare(self) -> _Child | None:
+    def _take_spare(self) -> EngineLink | None:
         if self._spare_thread is not None:  # one warming up is ahead of a fresh start
             self._spare_thread.join(timeout=CALL_TIMEOUT_S)
         spare, self._spare = self._spare, None
@@ -628,4 +480,3 @@ def open_engine(settings: EngineSettings, in_process: bool = False):
 
         return create_engine(settings)
     return EngineProcess(settings)
-

@@ -124,4 +124,3 @@ class SnapshotBlock:
         self.shm.close()
         if self.owner:
             self.shm.unlink()
-

@@ -147,7 +147,7 @@ def fault_kill(args: argparse.Namespace) -> dict:
 
     if args.kills < 1 or args.every < 1.0:
         raise StemliveError("--kills must be 1 or more and --every 1 s or more")
-    root = Path(args.record_dir) if args.record_dir else Path(tempfile.mkdtemp(prefix="stemlive-rec-"))
+    root = Path(args.record_dir or tempfile.mkdtemp(prefix="stemlive-rec-"))
     s = _Session(args, root)
     w = s.window
     lost, back, takes = [], [], []
@@ -157,6 +157,7 @@ def fault_kill(args: argparse.Namespace) -> dict:
         take, started = w.engine.take, w.engine.take_started
         for _ in range(args.kills):
             s.pump(args.every)
+            s.pump(120.0, lambda: w.engine.spare_ready, "a warm spare process")
             restarts, t_kill = w.engine_restarts, time.monotonic()
             os.kill(w.engine.pid, signal.SIGKILL)
             lost.append(s.pump(5.0, lambda: "stopped" in w.engine_notice.text(), "the notice"))
