@@ -18,7 +18,7 @@ window gets an ``engine-lost`` event at once, and a warm spare process (model
 loaded and run once, no device open) takes over with the same settings, file,
 position, mixer, effects, key and recording (into a new take), then
 ``engine-restarted``. Without a spare a fresh process is started (slower: the
-model's first run). More than ``MAX_RESTARTS`` crashes in ``RESTART_WINDOW_S``
+model's first run). More than ``max_restarts`` crashes in ``RESTART_WINDOW_S``
 and it stops trying (a plug-in that crashes at once would loop forever).
 """
 
@@ -48,12 +48,18 @@ class EngineProcess:
     """``gui.engine_api.EngineApi`` with the engine in a child process (see the module doc).
 
     ``preset`` runs an untrained model preset instead of the settings' weights
-    (tests); ``spare`` keeps a warm process ready to take over after a crash.
+    (tests); ``spare`` keeps a warm process ready to take over after a crash;
+    ``max_restarts`` crashes a minute are restarted (the fault command allows more).
     """
 
     def __init__(
-        self, settings: EngineSettings, preset: str | None = None, spare: bool = True
+        self,
+        settings: EngineSettings,
+        preset: str | None = None,
+        spare: bool = True,
+        max_restarts: int = MAX_RESTARTS,
     ) -> None:
+        self.max_restarts = max_restarts
         self._ctx = context()
         self._preset = preset
         self._use_spare = spare
@@ -132,7 +138,7 @@ class EngineProcess:
     def _recover(self, dead: EngineLink) -> None:
         now = time.monotonic()
         self._crashes = [t for t in self._crashes if now - t < RESTART_WINDOW_S] + [now]
-        if len(self._crashes) > MAX_RESTARTS:
+        if len(self._crashes) > self.max_restarts:
             self._gave_up = True
             self._events.append(
                 EngineEvent(

@@ -63,7 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 class _Session:
     """A JACK dummy server, a QApplication and the window on an engine process."""
 
-    def __init__(self, args: argparse.Namespace, record_root: Path, in_process: bool = False):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        record_root: Path,
+        in_process: bool = False,
+        max_restarts: int = 3,
+    ):
         if not os.environ.get("DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from realtime.jack import JackServer
@@ -74,12 +80,12 @@ class _Session:
         os.environ["JACK_DEFAULT_SERVER"] = JACK_NAME
         self.tmp = Path(tempfile.mkdtemp(prefix="stemlive-faults-"))
         try:
-            self._open(args, record_root, in_process)
+            self._open(args, record_root, in_process, max_restarts)
         except BaseException:
             self.close()
             raise
 
-    def _open(self, args, record_root: Path, in_process: bool) -> None:
+    def _open(self, args, record_root: Path, in_process: bool, max_restarts: int) -> None:
         from dataclasses import replace
 
         from PySide6.QtCore import QSettings
@@ -105,7 +111,7 @@ class _Session:
             sep = Separator.from_preset(args.preset) if args.preset else None
             engine = create_engine(settings, sep)
         else:
-            engine = EngineProcess(settings, preset=args.preset)
+            engine = EngineProcess(settings, preset=args.preset, max_restarts=max_restarts)
         self.window = MainWindow(engine, store, fps=args.fps, record_root=record_root)
         self.window.show()
         self.window.start(args.file)
@@ -121,7 +127,10 @@ class _Session:
                 return time.monotonic() - t0
             time.sleep(0.002)
         if until is not None:
-            raise StemliveError(f"timed out after {seconds:g} s waiting for {what}")
+            last = self.window.last_error if self.window else ""
+            raise StemliveError(
+                f"timed out after {seconds:g} s waiting for {what} (the window said: {last})"
+            )
         return seconds
 
     def close(self, screenshot: str | None = None) -> None:
@@ -148,7 +157,7 @@ def fault_kill(args: argparse.Namespace) -> dict:
     if args.kills < 1 or args.every < 1.0:
         raise StemliveError("--kills must be 1 or more and --every 1 s or more")
     root = Path(args.record_dir or tempfile.mkdtemp(prefix="stemlive-rec-"))
-    s = _Session(args, root)
+    s = _Session(args, root, max_restarts=args.kills)  # the window's limit is 3 a minute
     w = s.window
     lost, back, takes = [], [], []
     try:
