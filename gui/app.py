@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui.engine_api import EngineSettings
+from gui.engine_process import EngineProcess, open_engine
 from gui.main_window import MainWindow
 from gui.settings_store import SettingsStore
 from gui.theme import apply_theme
@@ -42,6 +43,7 @@ class AppOptions:
     key: int | None = None
     midi: str | None = None  # a MIDI port; None: the stored one, if any
     midi_map: str | None = None  # a MIDI map file
+    in_process: bool = False  # the engine in the window's process (debugging)
 
 
 def open_settings(path: str | None) -> QSettings:
@@ -89,6 +91,9 @@ def window_stats(window: MainWindow) -> dict:
         "midi_port": window.midi.input.port if window.midi.input else None,
         "midi_messages": window.midi.indicator.blinks,
         "midi_applied": window.midi.applied,
+        "engine_restarts": window.engine_restarts,
+        "restart_seconds": list(getattr(window.engine, "restart_seconds", [])),
+        "engine_process": isinstance(window.engine, EngineProcess),
         # Where the spectrograms are in a screenshot: x, y, width, height.
         "spectrogram_rect": [
             origin.x(),
@@ -101,8 +106,6 @@ def window_stats(window: MainWindow) -> dict:
 
 def run(opts: AppOptions, argv: list[str] | None = None) -> int:
     """Open the window and run the Qt event loop until it closes; returns the exit code."""
-    from gui.engine_adapter import create_engine  # loads the model: after argument checks
-
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("stemlive")
     app.setOrganizationName("stemlive")
@@ -111,7 +114,7 @@ def run(opts: AppOptions, argv: list[str] | None = None) -> int:
     settings = engine_settings(store.engine_settings(), opts)
     store.set_engine_settings(settings)
     chains = None
-    engine = create_engine(settings)
+    engine = open_engine(settings, opts.in_process)  # loads the model
     if opts.fx is not None:
         chains = load_chains(opts.fx, engine.stems)  # errors before the window opens
     midi_map = MidiMap.load(opts.midi_map, engine.stems) if opts.midi_map else None

@@ -37,7 +37,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
     p.add_argument("--midi", metavar="PORT", help="MIDI controller input (remembered)")
     p.add_argument("--midi-map", metavar="FILE", help="MIDI map JSON (replaces the stored map)")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the audio engine in the window's process, not its own (debugging; "
+        "also STEMLIVE_IN_PROCESS=1)",
+    )
     p.set_defaults(func=_run)
+    from gui.fault_cli import register as register_faults
+
+    register_faults(subparsers)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,5 +84,6 @@ def _run(args: argparse.Namespace) -> int:
             key=args.key,
             midi=args.midi,
             midi_map=args.midi_map,
+            in_process=args.in_process,
         )
     )

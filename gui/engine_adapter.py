@@ -10,23 +10,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gui.engine_api import DeviceChoice, EngineEvent, EngineSettings, GuiSnapshot, Levels
+from gui.engine_api import (
+    LOW_LATENCY_WEIGHTS,
+    DeviceChoice,
+    EngineEvent,
+    EngineSettings,
+    GuiSnapshot,
+    Levels,
+    model_for,
+)
 from model.errors import StemliveError
 from model.separator import Separator
 from realtime import desktop, devices
 from realtime.engine import Engine, StreamSettings
+from realtime.fx import preload
 
 BLOCK_SIZE = 256
-LOW_LATENCY_WEIGHTS = "low-latency"
-
-
-def model_for(settings: EngineSettings) -> str | None:
-    """Which weights the settings ask for (None: the shipped default)."""
-    if settings.model_folder:
-        return settings.model_folder
-    if settings.latency_preset == "low-latency":
-        return LOW_LATENCY_WEIGHTS
-    return None
 
 
 class EngineAdapter:
@@ -94,6 +93,9 @@ class EngineAdapter:
     def stop(self) -> None:
         self.engine.stop()
 
+    def close(self) -> None:
+        self.engine.close()
+
     def open_file(self, path: Path) -> float:
         return self.engine.open_file(path)
 
@@ -149,6 +151,9 @@ class EngineAdapter:
 
     def set_bypass(self, on: bool) -> None:
         self.engine.mixer.set_bypass(on)
+
+    def preload_fx(self, spec: dict) -> None:
+        preload(spec)  # pedalboard loads VST3s on the main thread only
 
     def set_chains(self, spec: dict) -> None:
         self.engine.set_chains(spec)

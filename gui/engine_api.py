@@ -24,6 +24,7 @@ import numpy as np
 from realtime import DEFAULT_SAFETY_MS
 
 LATENCY_PRESETS = ("standard", "low-latency")
+LOW_LATENCY_WEIGHTS = "low-latency"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,15 @@ class EngineSettings:
             )
         if not 0.0 <= self.safety_ms <= 500.0:
             raise ValueError(f"safety buffer must be 0..500 ms, not {self.safety_ms}")
+
+
+def model_for(settings: EngineSettings) -> str | None:
+    """Which weights the settings ask for (None: the shipped default)."""
+    if settings.model_folder:
+        return settings.model_folder
+    if settings.latency_preset == "low-latency":
+        return LOW_LATENCY_WEIGHTS
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,9 @@ class GuiSnapshot:
 class EngineEvent:
     """Something the engine reports asynchronously (an error, a device gone, end of file)."""
 
-    kind: str  # "error", "device-lost", "end-of-file", "info"
+    # "error", "device-lost", "end-of-file", "info"; an engine in a process of its own
+    # also says "engine-lost" (it died) and "engine-restarted" (a new one took over)
+    kind: str
     message: str
 
 
@@ -143,6 +155,9 @@ class EngineApi(Protocol):
     def devices(self) -> list[DeviceChoice]:
         """Audio devices the engine can open."""
 
+    def close(self) -> None:
+        """Let go of the engine for good (after stop; the window is closing)."""
+
     # -- parameters: cheap, callable from the GUI thread -------------------------
     def play(self) -> None: ...
 
@@ -163,6 +178,9 @@ class EngineApi(Protocol):
 
     def set_bypass(self, on: bool) -> None:
         """True plays the latency-aligned original instead of the remix."""
+
+    def preload_fx(self, spec: dict) -> None:
+        """Load the VST3s ``spec`` needs where they will run: call on the GUI thread."""
 
     def set_chains(self, spec: dict) -> None:
         """New effect chains (stem or "master" -> SlotSpecs); restarts a running stream."""

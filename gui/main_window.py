@@ -2,8 +2,10 @@
 
 Threading: the window reads ``engine.snapshot()`` on a QTimer (about 30 fps)
 and sends mixer and transport parameters directly (lock-free assignments on
-the engine side). Everything that may block - starting, stopping, device
-changes, opening files, recording - goes through ``EngineRunner``.
+the engine side, or messages to the engine process). Everything that may
+block - starting, stopping, device changes, opening files, recording - goes
+through ``EngineRunner``. An engine process that dies is restarted by
+``EngineProcess``; the window shows what happened in a notice line.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ from gui.spectrogram_view import SpectrogramView
 from gui.theme import ERROR, WARNING
 from gui.transport import SOURCE_FILE, SOURCE_INPUT, TransportBar
 from model.errors import StemliveError
-from realtime.fx import preload
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif);;All files (*)"
+ENGINE_NOTICE_MS = 30_000  # how long "the engine was restarted" stays up
 HEADLESS_NOTICE = (
     "No output device: the separation runs and the meters move, but nothing is heard. "
     "Choose an output device in Settings (Ctrl+,)."
@@ -115,6 +117,14 @@ class MainWindow(QMainWindow):
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
         self.notice.hide()
+        self.engine_notice = QLabel()  # the engine process died / was restarted
+        self.engine_notice.setObjectName("notice")
+        self.engine_notice.setWordWrap(True)
+        self.engine_notice.hide()
+        self.engine_restarts = 0
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self.engine_notice.hide)
 
         self.view_box = QComboBox()
         self.view_box.addItem("All stacked", None)
@@ -155,6 +165,7 @@ class MainWindow(QMainWindow):
         cl.setContentsMargins(6, 6, 6, 6)
         cl.addWidget(self.transport)
         cl.addWidget(self.notice)
+        cl.addWidget(self.engine_notice)
         cl.addWidget(split, 1)
         self.setCentralWidget(central)
 
@@ -289,6 +300,7 @@ class MainWindow(QMainWindow):
         if self.transport.record.isChecked():
             self.runner.submit("stop-recording", self.engine.stop_recording)
         self.runner.submit("stop", self.engine.stop)
+        self.runner.submit("close", self.engine.close)
         self.runner.wait(timeout_ms)
 
     def _on_done(self, name: str, result: object) -> None:
@@ -492,7 +504,7 @@ class MainWindow(QMainWindow):
         if any(plugins[t] != [s.plugin for s in new.get(t, ())] for t in same):
             spec = dict(new)
             try:
-                preload(spec)  # pedalboard loads VST3s on the main thread only
+                e.preload_fx(spec)
             except StemliveError as exc:
                 self._on_failed("fx", str(exc))
                 return
@@ -565,8 +577,22 @@ class MainWindow(QMainWindow):
             self.show_error("Audio engine error", event.message)
         elif event.kind == "end-of-file":
             self.transport.set_playing(False)
+        elif event.kind == "engine-lost":
+            self.status_state.setText("audio engine stopped: restarting it…")
+            self._show_engine_notice(event.message)
+        elif event.kind == "engine-restarted":
+            self.engine_restarts += 1
+            self.spectrograms.reset()  # the new engine counts its columns from zero
+            self.status_state.setText("running (the engine was restarted)")
+            self._show_engine_notice(event.message)
         else:
             self.statusBar().showMessage(event.message, 5000)
+
+    def _show_engine_notice(self, text: str) -> None:
+        self.last_error = text
+        self.engine_notice.setText(f"{time.strftime('%H:%M:%S')}  {text}")
+        self.engine_notice.show()
+        self._notice_timer.start(ENGINE_NOTICE_MS)
 
     # -- Qt events -----------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)

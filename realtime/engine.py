@@ -37,7 +37,7 @@ from model.errors import StemliveError
 from model.separator import Separator
 from realtime import DEFAULT_SAFETY_MS, desktop, devices
 from realtime.analysis import Analyser
-from realtime.fx import ChainSpec, SlotSpec
+from realtime.fx import ChainSpec, with_slot
 from realtime.fxrack import FxRack
 from realtime.keyshift import check_key
 from realtime.mixer import Mixer
@@ -774,22 +774,18 @@ class Engine:
 
     def set_fx_param(self, target: str, index: int, name: str, value: float) -> None:
         """Change one slot's parameter: queued, the worker writes it between blocks."""
-        if not 0 <= index < len(self.fx_spec.get(target, ())):
-            return  # a chain being replaced: the new one carries its own values
-        slots = list(self.fx_spec[target])
-        slots[index] = SlotSpec(
-            slots[index].plugin, {**slots[index].params, name: value}, slots[index].bypass
-        )
-        self.fx_spec = {**self.fx_spec, target: tuple(slots)}
+        spec = with_slot(self.fx_spec, target, index, param=(name, value))
+        if spec is None:
+            return
+        self.fx_spec = spec
         if self.fx is not None and self.fx.spec.get(target):
             self.fx.set_param(target, index, name, float(value))
 
     def set_fx_bypass(self, target: str, index: int, on: bool) -> None:
-        if not 0 <= index < len(self.fx_spec.get(target, ())):
-            return  # a chain being replaced: the new one carries its own values
-        slots = list(self.fx_spec[target])
-        slots[index] = SlotSpec(slots[index].plugin, slots[index].params, bool(on))
-        self.fx_spec = {**self.fx_spec, target: tuple(slots)}
+        spec = with_slot(self.fx_spec, target, index, bypass=on)
+        if spec is None:
+            return
+        self.fx_spec = spec
         if self.fx is not None and self.fx.spec.get(target):
             self.fx.set_bypass(target, index, on)
 

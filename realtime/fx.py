@@ -260,6 +260,27 @@ class SlotSpec:
 ChainSpec = dict[str, tuple[SlotSpec, ...]]  # stem or "master" -> slots
 
 
+def with_slot(
+    spec: ChainSpec,
+    target: str,
+    index: int,
+    param: tuple[str, float] | None = None,
+    bypass: bool | None = None,
+) -> ChainSpec | None:
+    """``spec`` with one slot's parameter and/or bypass changed; None if there is no such slot
+    (a chain being replaced: the new one carries its own values)."""
+    if not 0 <= index < len(spec.get(target, ())):
+        return None
+    slots = list(spec[target])
+    old = slots[index]
+    slots[index] = SlotSpec(
+        old.plugin,
+        {**old.params, param[0]: param[1]} if param else old.params,
+        old.bypass if bypass is None else bool(bypass),
+    )
+    return {**spec, target: tuple(slots)}
+
+
 def parse_chains(data: object, stems: tuple[str, ...], where: str = "chain") -> ChainSpec:
     """Validate a decoded chain file; errors name ``where`` and the slot."""
     if not isinstance(data, dict):

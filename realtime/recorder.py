@@ -3,7 +3,10 @@
 The worker hands each block over with ``push()``: a put on an unbounded
 queue, which never blocks and never drops. The writer thread appends the
 blocks to float WAV files and closes them when ``close()`` is called, after
-writing everything that was pushed before.
+writing everything that was pushed before. Every ``HEADER_EVERY_S`` of audio
+it rewrites each file's header (libsndfile writes straight to the kernel), so
+a process killed mid-recording leaves WAV files that read back up to at most
+that much before the kill.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import numpy as np
 import soundfile as sf
 
 from model.errors import StemliveError
+
+HEADER_EVERY_S = 0.25
+_SFC_UPDATE_HEADER_NOW = 0x1060  # sndfile.h; soundfile does not name it
 
 
 def new_take_folder(root: Path) -> Path:
@@ -69,6 +75,8 @@ class Recorder:
         except (OSError, sf.LibsndfileError) as exc:
             raise StemliveError(f"{self.folder}: cannot record there ({exc})") from None
         self.frames = 0
+        self._header_every = max(1, int(HEADER_EVERY_S * rate))
+        self._header_at = self._header_every
         self.error: str | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="stemlive-writer", daemon=True)
@@ -110,6 +118,10 @@ class Recorder:
                     for i, s in enumerate(self.stems):
                         self._files[s].write(stems[i].T)
                 self.frames += (mix if mix is not None else stems[0]).shape[1]
+                if self.frames >= self._header_at:
+                    self._header_at = self.frames + self._header_every
+                    for f in self._files.values():
+                        sf._snd.sf_command(f._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
             except (OSError, sf.LibsndfileError) as exc:  # disk full, folder gone
                 self.error = f"recording to {self.folder} failed: {exc}"
         for f in self._files.values():

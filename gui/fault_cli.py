@@ -1,0 +1,256 @@
+"""`stemlive faults`: the window under faults, on a JACK dummy server it starts, measured.
+
+- ``faults kill``: the window plays a song in a loop and records; the engine
+  process is killed (SIGKILL) every few seconds. Prints how long the window
+  took to say so and to be back (median), and how much of each recording
+  take reads back against the time it recorded.
+- ``faults flood``: the window plays a song in a loop while every fader moves
+  on every frame; prints misses and xruns (``--idle``: no fader moves, the
+  window alone).
+
+Qt runs offscreen when there is no display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from model.errors import StemliveError
+
+DEMO = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
+JACK_NAME = "stemlive-faults"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``faults kill`` and ``faults flood``."""
+    p = subparsers.add_parser(
+        "faults", help="the window under faults: engine killed, a flood of fader moves"
+    )
+    sub = p.add_subparsers(dest="fault", metavar="FAULT", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--file", default=str(DEMO), help="song to loop (default: the demo)")
+        q.add_argument("--model", metavar="PATH", help="weights folder (default: shipped)")
+        q.add_argument("--preset", help="an untrained model preset instead (e.g. tiny)")
+        q.add_argument("--safety-ms", type=float, default=None, help="safety buffer")
+        q.add_argument("--fps", type=float, default=30.0, help="window redraw rate")
+        q.add_argument("--json", action="store_true", help="print the result as JSON")
+        q.add_argument("--screenshot", metavar="PNG", help="save the window at the end")
+
+    k = sub.add_parser("kill", help="kill -9 the engine mid-recording, again and again")
+    common(k)
+    k.add_argument("--kills", type=int, default=3, help="how many times (default 3)")
+    k.add_argument("--every", type=float, default=5.0, help="seconds between kills")
+    k.add_argument("--record-dir", metavar="DIR", help="keep the takes here (default: temp)")
+    k.set_defaults(func=_run_kill)
+    f = sub.add_parser("flood", help="every fader moves on every frame during playback")
+    common(f)
+    f.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
+    f.add_argument("--idle", action="store_true", help="no fader moves: the window alone")
+    f.add_argument("--in-process", action="store_true", help="the engine in the window's process")
+    f.set_defaults(func=_run_flood)
+
+
+class _Session:
+    """A JACK dummy server, a QApplication and the window on an engine process."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        record_root: Path,
+        in_process: bool = False,
+        max_restarts: int = 3,
+    ):
+        if not os.environ.get("DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from realtime.jack import JackServer
+
+        if not Path(args.file).is_file():
+            raise StemliveError(f"{args.file}: no such file")
+        self.server = JackServer(JACK_NAME, 48000, 256)
+        os.environ["JACK_DEFAULT_SERVER"] = JACK_NAME
+        self.tmp = Path(tempfile.mkdtemp(prefix="stemlive-faults-"))
+        try:
+            self._open(args, record_root, in_process, max_restarts)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, args, record_root: Path, in_process: bool, max_restarts: int) -> None:
+        from dataclasses import replace
+
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QApplication
+
+        from gui.engine_api import EngineSettings
+        from gui.engine_process import EngineProcess
+        from gui.main_window import MainWindow
+        from gui.settings_store import SettingsStore
+        from gui.theme import apply_theme
+
+        self.app = QApplication.instance() or QApplication(["stemlive"])
+        apply_theme(self.app)
+        settings = EngineSettings(output_device="JACK Audio", model_folder=args.model)
+        if args.safety_ms is not None:
+            settings = replace(settings, safety_ms=args.safety_ms)
+        store = SettingsStore(QSettings(str(self.tmp / "gui.ini"), QSettings.Format.IniFormat))
+        store.set_engine_settings(settings)
+        if in_process:
+            from gui.engine_adapter import create_engine
+            from model.separator import Separator
+
+            sep = Separator.from_preset(args.preset) if args.preset else None
+            engine = create_engine(settings, sep)
+        else:
+            engine = EngineProcess(settings, preset=args.preset, max_restarts=max_restarts)
+        self.window = MainWindow(engine, store, fps=args.fps, record_root=record_root)
+        self.window.show()
+        self.window.start(args.file)
+        self.window.transport.loop.setChecked(True)
+        self.pump(60.0, lambda: self.window.last_snapshot.playing, "the song to play")
+
+    def pump(self, seconds: float, until=None, what: str = "") -> float:
+        """Run Qt for ``seconds`` or until ``until()``; returns the time it took."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            self.app.processEvents()
+            if until is not None and until():
+                return time.monotonic() - t0
+            time.sleep(0.002)
+        if until is not None:
+            last = self.window.last_error if self.window else ""
+            raise StemliveError(
+                f"timed out after {seconds:g} s waiting for {what} (the window said: {last})"
+            )
+        return seconds
+
+    def close(self, screenshot: str | None = None) -> None:
+        window = getattr(self, "window", None)
+        if window is not None:
+            if screenshot:
+                window.grab().save(screenshot)
+            window.close()
+            self.window = None
+        self.server.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _run_kill(args: argparse.Namespace) -> int:
+    result = fault_kill(args)
+    _print(result, args.json, ("lost_s", "restart_s", "missing_s"))
+    return 0
+
+
+def fault_kill(args: argparse.Namespace) -> dict:
+    """Kill the engine ``args.kills`` times mid-recording; what the window and the takes show."""
+    import soundfile as sf
+
+    if args.kills < 1 or args.every < 1.0:
+        raise StemliveError("--kills must be 1 or more and --every 1 s or more")
+    root = Path(args.record_dir or tempfile.mkdtemp(prefix="stemlive-rec-"))
+    s = _Session(args, root, max_restarts=args.kills)  # the window's limit is 3 a minute
+    w = s.window
+    lost, back, takes = [], [], []
+    try:
+        w.transport.record.setChecked(True)
+        s.pump(30.0, lambda: w.engine.take is not None, "the recording to start")
+        take, started = w.engine.take, w.engine.take_started
+        for _ in range(args.kills):
+            s.pump(args.every)
+            s.pump(120.0, lambda: w.engine.spare_ready, "a warm spare process")
+            restarts, t_kill = w.engine_restarts, time.monotonic()
+            os.kill(w.engine.pid, signal.SIGKILL)
+            lost.append(s.pump(5.0, lambda: "stopped" in w.engine_notice.text(), "the notice"))
+            s.pump(10.0, lambda r=restarts: w.engine_restarts > r, "the restart")
+            back.append(time.monotonic() - t_kill)
+            takes.append((take, t_kill - started))
+            take, started = w.engine.take, w.engine.take_started
+            state = w.engine.engine_state()
+            if state["file"] is None or not state["playing"] or state["recording"] is None:
+                raise StemliveError(f"the restarted engine is not where it was: {state}")
+        s.pump(2.0)
+    finally:
+        s.close(args.screenshot)
+    missing = []
+    for folder, recorded in takes:
+        info = sf.info(str(folder / "mix.wav"))
+        missing.append(recorded - info.frames / info.samplerate)
+    if not args.record_dir:
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "kills": args.kills,
+        "lost_s": lost,  # kill to the window's notice
+        "restart_s": back,  # kill to the window's "restarted"
+        "restart_median_s": statistics.median(back),
+        "missing_s": missing,  # per take: seconds recorded minus seconds that read back
+        "missing_max_s": max(missing),
+    }
+
+
+def _run_flood(args: argparse.Namespace) -> int:
+    result = fault_flood(args)
+    _print(result, args.json, ())
+    return 0
+
+
+def fault_flood(args: argparse.Namespace) -> dict:
+    """Play for ``args.seconds`` with every fader moving every frame; misses and xruns."""
+    from gui.stem_strip import db_to_slider
+
+    s = _Session(args, Path(tempfile.gettempdir()), args.in_process)
+    w = s.window
+    strips = [*w.mixer.strips.values(), w.mixer.master]
+    moves = 0
+    try:
+        s.pump(2.0)
+        first = w.last_snapshot
+        frames0 = w.frames
+        t0 = time.monotonic()
+        period = 1.0 / args.fps
+        next_t = t0
+        while time.monotonic() - t0 < args.seconds:
+            if not args.idle and time.monotonic() >= next_t:
+                phase = 2 * math.pi * (time.monotonic() - t0) / 2.0
+                for i, strip in enumerate(strips):
+                    strip.fader.setValue(db_to_slider(-6.0 + 5.0 * math.sin(phase + i)))
+                    moves += 1
+                next_t += period
+            s.app.processEvents()
+            time.sleep(0.001)
+        last = w.last_snapshot
+        frames = w.frames - frames0
+        engine = w.engine
+    finally:
+        s.close(args.screenshot)
+    return {
+        "seconds": args.seconds,
+        "engine_process": not args.in_process,
+        "fader_moves": moves,
+        "params_sent": getattr(engine, "params_sent", None),
+        "frames": frames,
+        "misses": last.misses - first.misses,
+        "xruns": last.xruns - first.xruns,
+        "worker_p99_ms": last.worker_p99_ms,
+        "latency_ms": last.latency_ms,
+    }
+
+
+def _print(result: dict, as_json: bool, lists: tuple[str, ...]) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        if key in lists:
+            value = " ".join(f"{v:.2f}" for v in value)
+        elif isinstance(value, float):
+            value = f"{value:.3f}"
+        print(f"{key:>18}: {value}")

@@ -1,0 +1,212 @@
+"""The engine in a process of its own: the shared-memory snapshot, coalesced parameters,
+and the window on a JACK dummy server recovering from kill -9 of its engine mid-recording.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gui.engine_api import EngineSettings, GuiSnapshot, Levels
+from gui.engine_process import EngineProcess
+from gui.engine_shm import BINS, HISTORY, SnapshotBlock
+from gui.main_window import MainWindow
+from gui.stem_strip import db_to_slider
+from realtime.fx import SlotSpec
+from realtime.jack import JackServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "model" / "demo" / "demo_song.flac"
+STEMS = ("vocals", "bass", "drums", "other")
+
+
+def _numbered(n: int) -> GuiSnapshot:
+    """A snapshot whose every number is ``n``: a torn read mixes two of them."""
+    k = 1 + len(STEMS)
+    return GuiSnapshot(
+        levels={s: Levels(float(n), float(n)) for s in ("input", *STEMS, "master")},
+        spectrogram=np.full((k, HISTORY, BINS), n, np.float32),
+        spectrogram_sources=("input", *STEMS),
+        spectrogram_count=n,
+        spectrogram_freqs=np.full(BINS, n, np.float32),
+        position_s=float(n),
+        xruns=n,
+        outputs=("main",),
+    )
+
+
+def test_snapshot_block_never_gives_a_torn_frame():
+    k = 1 + len(STEMS)
+    owner = SnapshotBlock.create(k)
+    reader = SnapshotBlock.attach(owner.name, k)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # interleave writer and reader as often as possible
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 1
+        while not stop.is_set():
+            owner.write(_numbered(n))
+            n += 1
+
+    writer = threading.Thread(target=write)
+    try:
+        assert reader.read() == GuiSnapshot()  # nothing written yet
+        writer.start()
+        seen = set()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.0:
+            s = reader.read()
+            if s.spectrogram is None:
+                continue
+            n = s.xruns
+            seen.add(n)
+            assert s.position_s == n and s.spectrogram_count == n
+            assert s.levels["master"] == Levels(n, n) and s.outputs == ("main",)
+            assert (s.spectrogram == n).all() and (s.spectrogram_freqs == n).all()
+        assert len(seen) > 20  # it did read while the writer wrote
+    finally:
+        stop.set()
+        writer.join()
+        sys.setswitchinterval(old)
+        reader.close()
+        owner.close()
+
+
+def test_parameters_are_mirrored_and_coalesced():
+    engine = EngineProcess(EngineSettings(), preset="tiny", spare=False)
+    try:
+        assert engine.stems == STEMS
+        for i in range(2000):  # a fader dragged faster than anything can send
+            engine.set_gain_db("bass", -40.0 + i * 0.02)
+        engine.set_mute("drums", True)
+        engine.set_fx_param("vocals", 0, "gain_db", 1.0)  # no such slot: ignored, as in-process
+        with pytest.raises(ValueError, match="unknown stem"):
+            engine.set_gain_db("kazoo", 0.0)
+        assert engine.gain_db("bass") == pytest.approx(-0.02) and engine.mute("drums")
+        time.sleep(0.2)
+        state = engine.engine_state()
+        assert state["gain_db"]["bass"] == pytest.approx(-0.02)
+        assert state["mute"]["drums"] and not state["mute"]["bass"]
+        assert engine.params_asked == 2002
+        assert engine.params_sent < 1000, engine.params_sent
+    finally:
+        engine.close()
+    assert not engine._child.proc.is_alive()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_window_recovers_from_kill_9_of_its_engine_mid_recording(
+    qtbot, gui_store, tmp_path, monkeypatch
+):
+    server = JackServer("stemlive-proc", 48000, 256)
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)
+    settings = EngineSettings(output_device="JACK Audio")
+    gui_store.set_engine_settings(settings)
+    engine = EngineProcess(settings, preset="tiny")
+    w = MainWindow(engine, gui_store, record_root=tmp_path / "rec")
+    qtbot.addWidget(w)
+    try:
+        w.show()
+        w.start(str(DEMO))
+        qtbot.waitUntil(lambda: w.last_snapshot.playing, timeout=60000)
+        w.transport.loop.setChecked(True)
+        w.mixer.strips["vocals"].fader.setValue(db_to_slider(-7.0))
+        w.mixer.strips["drums"].mute.setChecked(True)
+        w.mixer.master.fader.setValue(db_to_slider(-2.0))
+        w._set_monitor_gain("bass", -5.0)
+        chains = {"bass": (SlotSpec("Gain", {"gain_db": -3.0}),)}
+        w.mixer.set_mix(replace(w.mixer.mix, fx=chains, key=2))
+        qtbot.waitUntil(lambda: engine.engine_state()["key"] == 2, timeout=30000)
+        w.mixer.set_mix(replace(w.mixer.mix, fx={"bass": (SlotSpec("Gain", {"gain_db": -4.5}),)}))
+        qtbot.waitUntil(lambda: engine.spare_ready, timeout=60000)  # a warm process waits
+        w.seek(5.0)
+        w.transport.record.setChecked(True)
+        qtbot.waitUntil(lambda: engine.take is not None, timeout=10000)
+        take, started = engine.take, engine.take_started
+        qtbot.wait(2000)
+        before = engine.engine_state()
+        old_pid = engine.pid
+        killed = time.monotonic()
+        os.kill(old_pid, signal.SIGKILL)
+        qtbot.waitUntil(lambda: "stopped" in w.engine_notice.text(), timeout=1000)
+        said = time.monotonic() - killed
+        qtbot.waitUntil(lambda: w.engine_restarts == 1, timeout=5000)
+        back = time.monotonic() - killed
+        after = engine.engine_state()
+        qtbot.waitUntil(lambda: w.last_snapshot.playing and w.last_snapshot.running, timeout=2000)
+        w.grab().save(str(tmp_path / "restarted.png"))
+        shot = os.environ.get("STEMLIVE_RESTART_SHOT")
+        if shot:  # for a look at the window with its notice
+            w.grab().save(shot)
+    finally:
+        w.shutdown()
+        server.kill()
+    assert said < 1.0
+    assert back < 2.0, f"the window took {back:.2f} s to be back"
+    assert engine.pid != old_pid
+    assert w.engine_notice.isVisible() and "restarted in" in w.engine_notice.text()
+    assert str(take) in w.engine_notice.text()  # where the recording up to the crash is
+    for key in ("gain_db", "mute", "solo", "master_db", "monitor_db", "fx", "key", "file"):
+        assert after[key] == before[key], key
+    assert after["gain_db"]["vocals"] == pytest.approx(-7.0) and after["mute"]["drums"]
+    assert after["fx"]["bass"][0].params == {"gain_db": -4.5} and after["key"] == 2
+    assert after["playing"] and after["looping"] and after["running"]
+    assert 0.0 <= after["position_s"] - before["position_s"] < 2.5
+    assert after["recording"] and Path(after["recording"]) != take
+    recorded = killed - started
+    for name in ("mix", *STEMS):  # every file of the take reads back up to the crash
+        info = sf.info(str(take / f"{name}.wav"))
+        got = info.frames / info.samplerate
+        assert recorded - 1.0 <= got <= recorded + 0.1, (name, got, recorded)
+    assert sf.read(str(take / "mix.wav"))[0].std() > 1e-3  # music, not silence
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_fault_commands_report_recovery_and_a_flood(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    base = [sys.executable, "-m", "realtime.cli", "faults"]
+    kill = subprocess.run(
+        [*base, "kill", "--preset", "tiny", "--kills", "1", "--every", "2", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert kill.returncode == 0, kill.stdout + kill.stderr
+    result = json.loads(kill.stdout[kill.stdout.index("{") :])
+    assert result["kills"] == 1 and len(result["restart_s"]) == 1
+    assert result["lost_s"][0] < 1.0 and result["missing_max_s"] <= 1.0
+    flood = subprocess.run(
+        [*base, "flood", "--preset", "tiny", "--seconds", "3", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert flood.returncode == 0, flood.stdout + flood.stderr
+    result = json.loads(flood.stdout[flood.stdout.index("{") :])
+    assert result["engine_process"] and result["frames"] > 0  # the frame rate is the load's
+    assert result["fader_moves"] >= 5 * 60 and 0 < result["params_sent"] <= result["fader_moves"]
+
+
+def test_the_engine_process_loads_no_qt_and_the_window_no_torch():
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys, gui.engine_child, gui.engine_adapter, "
+         "gui.engine_shm; print('PySide6' in sys.modules)"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    window = subprocess.run(
+        [sys.executable, "-c", "import sys, gui.app, gui.engine_process, gui.main_window; "
+         "print('torch' in sys.modules, 'sounddevice' in sys.modules)"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert child.stdout.split() == ["False"], child.stdout
+    assert window.stdout.split() == ["False", "False"], window.stdout
