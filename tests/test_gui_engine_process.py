@@ -164,7 +164,9 @@ def test_window_recovers_from_kill_9_of_its_engine_mid_recording(
     assert after["gain_db"]["vocals"] == pytest.approx(-7.0) and after["mute"]["drums"]
     assert after["fx"]["bass"][0].params == {"gain_db": -4.5} and after["key"] == 2
     assert after["playing"] and after["looping"] and after["running"]
-    assert 0.0 <= after["position_s"] - before["position_s"] < 2.5
+    # the position is restored from the last snapshot the engine published (60 Hz), which can
+    # be a frame older than the state read just before the kill (seen: 11 ms earlier)
+    assert -0.1 <= after["position_s"] - before["position_s"] < 2.5
     assert after["recording"] and Path(after["recording"]) != take
     recorded = killed - started
     for name in ("mix", *STEMS):  # every file of the take reads back up to the crash
