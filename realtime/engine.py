@@ -896,6 +896,7 @@ class Engine:
         """A copy of the counters and meters; cheap enough for 30 reads a second."""
         n = min(self._times_n, len(self._times))
         times = np.sort(self._times[:n]) if n else np.zeros(1)
+        block_s = self._block_seconds  # 0 while a restart (or reconnection) prepares
         an = self._analyser
         player = self._player
         names = ("input", *self.stems)
@@ -926,7 +927,7 @@ class Engine:
             column_seconds=an.column_seconds if an else 0.0,
             worker_p50_ms=1000.0 * float(times[len(times) // 2]),
             worker_p99_ms=1000.0 * float(times[min(len(times) - 1, int(0.99 * len(times)))]),
-            worker_load=float(times.sum() / (n * self._block_seconds)) if n else 0.0,
+            worker_load=float(times.sum() / (n * block_s)) if n and block_s else 0.0,
             xruns=self._xruns,
             misses=self._misses,
             hard_misses=self._hard_misses,
