@@ -85,6 +85,7 @@ class GuiSnapshot:
     fx_latency_ms: float = 0.0  # of latency_ms: effect chains and key shift
     key: int = 0
     worker_load: float = 0.0  # fraction of real time the worker spends computing
+    worker_p50_ms: float = 0.0
     worker_p99_ms: float = 0.0
     xruns: int = 0
     misses: int = 0
@@ -94,6 +95,7 @@ class GuiSnapshot:
     looping: bool = False
     recording: bool = False
     running: bool = False
+    reconnecting: bool = False  # the JACK server went away; the engine plays on once it is back
     has_output: bool = False  # False: nothing is heard (no output device)
     outputs: tuple[str, ...] = ()  # output pairs: "main", stems..., "monitor"
     output_ports: tuple[str, ...] = ()  # where they go: JACK ports (two a pair) or channels
@@ -103,7 +105,8 @@ class GuiSnapshot:
 class EngineEvent:
     """Something the engine reports asynchronously (an error, a device gone, end of file)."""
 
-    # "error", "device-lost", "end-of-file", "info"; an engine in a process of its own
+    # "error", "device-lost", "reconnecting", "reconnected" (a JACK server gone and back),
+    # "end-of-file", "info"; an engine in a process of its own
     # also says "engine-lost" (it died) and "engine-restarted" (a new one took over)
     kind: str
     message: str

@@ -7,6 +7,12 @@
 - ``faults flood``: the window plays a song in a loop while every fader moves
   on every frame; prints misses and xruns (``--idle``: no fader moves, the
   window alone).
+- ``faults jackrestart``: the window plays and records; jackd is killed, left
+  down a while and started again: how long until the window says so, and
+  from the server's return until the music plays on; the take reads back.
+- ``soak``: the window plays and records for minutes (optionally with effect
+  chains and a key shift): misses, xruns, worker times, the engine process's
+  CPU, and the take's length against the time it recorded. Exit 1 on a miss.
 
 Qt runs offscreen when there is no display.
 """
@@ -31,7 +37,7 @@ JACK_NAME = "stemlive-faults"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``faults kill`` and ``faults flood``."""
+    """Add ``faults kill``, ``faults flood``, ``faults jackrestart`` and ``soak``."""
     p = subparsers.add_parser(
         "faults", help="the window under faults: engine killed, a flood of fader moves"
     )
@@ -58,6 +64,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f.add_argument("--idle", action="store_true", help="no fader moves: the window alone")
     f.add_argument("--in-process", action="store_true", help="the engine in the window's process")
     f.set_defaults(func=_run_flood)
+    j = sub.add_parser("jackrestart", help="kill jackd and start it again, mid-recording")
+    common(j)
+    j.add_argument("--restarts", type=int, default=3, help="how many times (default 3)")
+    j.add_argument("--down", type=float, default=1.0, help="seconds the server stays down")
+    j.add_argument("--every", type=float, default=3.0, help="seconds of music between restarts")
+    j.add_argument("--record-dir", metavar="DIR", help="keep the take here (default: temp)")
+    j.set_defaults(func=_run_jackrestart)
+    k = subparsers.add_parser(
+        "soak",
+        help="the window on JACK for minutes, looping and recording: misses, xruns, CPU",
+        description="The window (offscreen without a display) on a JACK dummy server it "
+        "starts (48 kHz, period 256), the song looping and recording, redrawn at --fps. "
+        "Exit 1 if the worker missed a deadline.",
+    )
+    common(k)
+    k.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
+    k.add_argument("--fx", metavar="FILE", help="effect chains from a chain file")
+    k.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
+    k.add_argument("--record-dir", metavar="DIR", help="keep the take here (default: temp)")
+    k.set_defaults(func=_run_soak)
 
 
 class _Session:
@@ -96,6 +122,7 @@ class _Session:
         from gui.main_window import MainWindow
         from gui.settings_store import SettingsStore
         from gui.theme import apply_theme
+        from realtime.fx import load_chains
 
         self.app = QApplication.instance() or QApplication(["stemlive"])
         apply_theme(self.app)
@@ -113,10 +140,31 @@ class _Session:
         else:
             engine = EngineProcess(settings, preset=args.preset, max_restarts=max_restarts)
         self.window = MainWindow(engine, store, fps=args.fps, record_root=record_root)
+        fx, key = getattr(args, "fx", None), getattr(args, "key", None)
+        if fx is not None or key is not None:  # as `stemlive gui --fx --key` does
+            mix = self.window.mixer.mix
+            chains = load_chains(fx, engine.stems) if fx is not None else mix.fx
+            key = key if key is not None else mix.key
+            self.window.mixer.set_mix(replace(mix, fx=chains, key=key))
         self.window.show()
         self.window.start(args.file)
         self.window.transport.loop.setChecked(True)
         self.pump(60.0, lambda: self.window.last_snapshot.playing, "the song to play")
+
+    def record(self) -> None:
+        """Press the window's record button; wait for the take to begin."""
+        w = self.window
+        w.transport.record.setChecked(True)
+        self.pump(30.0, lambda: w.engine.take is not None, "the recording to start")
+
+    def stop_recording(self) -> tuple[Path, float]:
+        """Release the record button: the take's folder and the seconds it was recording."""
+        w = self.window
+        take, started = w.engine.take, w.engine.take_started
+        w.transport.record.setChecked(False)
+        seconds = time.monotonic() - started
+        self.pump(30.0, lambda: w.engine.take is None, "the recording to stop")
+        return take, seconds
 
     def pump(self, seconds: float, until=None, what: str = "") -> float:
         """Run Qt for ``seconds`` or until ``until()``; returns the time it took."""
@@ -254,3 +302,134 @@ def _print(result: dict, as_json: bool, lists: tuple[str, ...]) -> None:
         elif isinstance(value, float):
             value = f"{value:.3f}"
         print(f"{key:>18}: {value}")
+
+
+def _run_jackrestart(args: argparse.Namespace) -> int:
+    result = fault_jackrestart(args)
+    _print(result, args.json, ("gone_s", "resume_s", "outage_s"))
+    return 0 if result["resume_max_s"] <= RESUME_BAR_S else 1
+
+
+RESUME_BAR_S = 5.0  # issue 18's bar: playing again within 5 s of the server's return
+
+
+def fault_jackrestart(args: argparse.Namespace) -> dict:
+    """Kill jackd ``args.restarts`` times mid-recording and start it again after ``args.down``
+    seconds; how long the window took to say so, and the server's return to music again."""
+    if args.restarts < 1 or args.down < 0 or args.every < 1.0:
+        raise StemliveError("--restarts must be 1 or more, --down 0 s or more, --every 1 s or more")
+    root = Path(args.record_dir or tempfile.mkdtemp(prefix="stemlive-rec-"))
+    s = _Session(args, root)
+    w = s.window
+    gone, resume, outage = [], [], []
+    try:
+        s.record()
+        take = w.engine.take
+        for _ in range(args.restarts):
+            s.pump(args.every)
+            t_kill = time.monotonic()
+            s.server.kill(crash=True)
+            gone.append(s.pump(10.0, lambda: "reconnecting" in w.status_state.text(), "notice"))
+            s.pump(args.down)
+            s.server.restart()  # returns once the server answers
+            pos = w.last_snapshot.position_s
+
+            def flowing(pos=pos) -> bool:
+                snap = w.last_snapshot
+                return snap.running and not snap.reconnecting and snap.position_s > pos + 0.01
+
+            resume.append(s.pump(30.0, flowing, "the music to play on"))
+            outage.append(time.monotonic() - t_kill)
+        s.pump(1.0)
+        if w.engine.take != take:
+            raise StemliveError(f"the take changed from {take} to {w.engine.take}")
+        folder, recorded = s.stop_recording()
+    finally:
+        s.close(args.screenshot)
+    readback = _take_seconds(folder)
+    if not args.record_dir:
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "restarts": args.restarts,
+        "down_s": args.down,
+        "gone_s": gone,  # kill to the window's "reconnecting"
+        "resume_s": resume,  # the server answering again to the music playing on
+        "resume_median_s": statistics.median(resume),
+        "resume_max_s": max(resume),
+        "outage_s": outage,  # kill to the music playing on: nothing is recorded meanwhile
+        "take_s": readback,  # what the one take reads back
+        "recorded_wall_s": recorded,  # the take's wall time, the outages included
+        "missing_s": recorded - sum(outage) - readback,  # of the time there was music
+    }
+
+
+def _take_seconds(folder: Path) -> float:
+    import soundfile as sf
+
+    info = sf.info(str(folder / "mix.wav"))
+    return info.frames / info.samplerate
+
+
+def _run_soak(args: argparse.Namespace) -> int:
+    result = soak(args)
+    _print(result, args.json, ())
+    return 0 if result["misses"] == 0 else 1
+
+
+def soak(args: argparse.Namespace) -> dict:
+    """The window playing and recording for ``args.minutes``: what went wrong, what it cost."""
+    if args.minutes <= 0:
+        raise StemliveError(f"--minutes must be more than 0, not {args.minutes}")
+    if args.key is not None:
+        from realtime.keyshift import check_key
+
+        check_key(args.key)
+    root = Path(args.record_dir or tempfile.mkdtemp(prefix="stemlive-rec-"))
+    s = _Session(args, root)
+    w = s.window
+    p50s, p99s = [], []
+    try:
+        s.record()
+        s.pump(2.0)  # the counters from here: after the start and a key shift's restart
+        first, frames0 = w.last_snapshot, w.frames
+        cpu0, t0 = _cpu_seconds(w.engine), time.monotonic()
+        while time.monotonic() - t0 < 60.0 * args.minutes:
+            s.pump(min(1.0, 60.0 * args.minutes - (time.monotonic() - t0)))
+            p50s.append(w.last_snapshot.worker_p50_ms)  # the worker keeps its last 1024 blocks
+            p99s.append(w.last_snapshot.worker_p99_ms)
+        wall = time.monotonic() - t0
+        cpu = _cpu_seconds(w.engine) - cpu0
+        last, frames = w.last_snapshot, w.frames - frames0
+        folder, recorded = s.stop_recording()
+        restarts = w.engine_restarts
+    finally:
+        s.close(args.screenshot)
+    take = _take_seconds(folder)
+    if not args.record_dir:
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "minutes": args.minutes,
+        "fps": frames / wall,
+        "fx": args.fx,
+        "key": last.key,
+        "latency_ms": last.latency_ms,
+        "misses": last.misses - first.misses,
+        "xruns": last.xruns - first.xruns,
+        "worker_p50_ms": statistics.median(p50s),
+        "worker_p99_ms": statistics.median(p99s),  # of the p99s of each second's last 1024
+        "worker_p99_max_ms": max(p99s),
+        "worker_load": last.worker_load,
+        "engine_cpu": cpu / wall if cpu >= 0 else None,  # the engine process, 1.0 = one core
+        "engine_restarts": restarts,
+        "take_s": take,
+        "recorded_wall_s": recorded,
+    }
+
+
+def _cpu_seconds(engine) -> float:
+    """CPU time (user + system) of the engine's process so far; -inf in the window's own."""
+    pid = getattr(engine, "pid", None)
+    if pid is None:
+        return -math.inf
+    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")

@@ -573,6 +573,12 @@ class MainWindow(QMainWindow):
         if event.kind == "device-lost":
             self.status_state.setText("audio device lost")
             self.show_error("The audio device is gone", event.message, offer_settings=True)
+        elif event.kind == "reconnecting":
+            self.status_state.setText("audio server gone: reconnecting…")
+            self._show_engine_notice(event.message, keep=True)
+        elif event.kind == "reconnected":
+            self.status_state.setText("running (the audio server came back)")
+            self._show_engine_notice(event.message)
         elif event.kind == "error":
             self.show_error("Audio engine error", event.message)
         elif event.kind == "end-of-file":
@@ -588,11 +594,15 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(event.message, 5000)
 
-    def _show_engine_notice(self, text: str) -> None:
+    def _show_engine_notice(self, text: str, keep: bool = False) -> None:
+        """A line above the mixer; ``keep``: until the next notice, else ENGINE_NOTICE_MS."""
         self.last_error = text
         self.engine_notice.setText(f"{time.strftime('%H:%M:%S')}  {text}")
         self.engine_notice.show()
-        self._notice_timer.start(ENGINE_NOTICE_MS)
+        if keep:
+            self._notice_timer.stop()
+        else:
+            self._notice_timer.start(ENGINE_NOTICE_MS)
 
     # -- Qt events -----------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)

@@ -56,6 +56,7 @@ START_TIMEOUT_S = 5.0
 # then carry on: through one, only a longer silence means the device is gone.
 SERVER_TIMEOUT_S = 4.0
 PULSE_SAFETY_MS = 60.0  # the least safety buffer through a sound server (see Engine.start)
+RECONNECT_PROBE_S = 0.25  # how often a lost JACK server is looked for
 SWITCH_INTERVAL_S = 0.0005
 WORKER_RT_PRIORITY = 5  # below JACK's audio threads (10 and up); see _raise_priority
 WORKER_NICE = -10
@@ -129,6 +130,7 @@ class Status:
     playing: bool = False
     looping: bool = False
     recording: bool = False
+    reconnecting: bool = False  # the JACK server went away: streaming resumes when it is back
     source: str = "none"  # "file", "input" or "none"
     outputs: tuple[str, ...] = ()  # the output pairs ("main", stems..., "monitor")
     output_ports: tuple[str, ...] = ()  # where they go: JACK port names, or channel numbers
@@ -136,7 +138,7 @@ class Status:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "error", "device-lost", "end-of-file", "info"
+    kind: str  # "error", "device-lost", "reconnecting", "reconnected", "end-of-file", "info"
     message: str
 
 
@@ -182,7 +184,8 @@ class Engine:
         self._use_input = True
         self._loop = False
         self._recorder: Recorder | None = None
-        self._lock = threading.Lock()  # serialises start/stop/open/record (never the audio)
+        # Serialises start/stop/open/record (never the audio); reentrant for _reconnect.
+        self._lock = threading.RLock()
         self._stream = None
         self._clock: threading.Thread | None = None
         self._worker: threading.Thread | None = None
@@ -197,6 +200,9 @@ class Engine:
         self._stem_rows: list[int] = []
         self._with_monitor = False
         self._via_pulse = False
+        self._on_jack = False
+        self._reconnect_token: object | None = None  # the live reconnection's, while one runs
+        self._resuming = False
         self._reset_counters()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -239,6 +245,9 @@ class Engine:
                 d is not None and d.hostapi == "ALSA" and d.name in ("pulse", "default")
                 for d in (in_dev, out_dev)
             )
+            self._on_jack = any(
+                d is not None and d.hostapi.startswith("JACK") for d in (in_dev, out_dev)
+            )
             rate = settings.sample_rate or int(
                 (out_dev or in_dev).default_rate if (out_dev or in_dev) else self.model_rate
             )
@@ -269,6 +278,10 @@ class Engine:
 
     def _open_stream(self, sd, in_dev, out_dev, rate, settings):
         pairs = settings.output_pairs
+        if self._on_jack and devices._abandoned:
+            # PortAudio's JACK client died with its server, and PortAudio cannot start again
+            # while that stream is abandoned (see realtime.devices): a JACK client of our own.
+            return self._open_jack(in_dev, out_dev, rate, settings)
         if out_dev is not None and len(pairs) > 1:
             if out_dev.hostapi.startswith("JACK"):
                 return self._open_jack(in_dev, out_dev, rate, settings)
@@ -323,14 +336,15 @@ class Engine:
         return n if n > CHANNELS else min(CHANNELS, out_dev.outputs)
 
     def _open_jack(self, in_dev, out_dev, rate, settings):
-        """Stem outputs on JACK: a client of our own with a named stereo pair per output."""
+        """A JACK client of our own with a named stereo pair per output (stem outputs, or
+        any JACK stream once PortAudio lost its server)."""
         from realtime.jack_stream import JackStream
 
         if in_dev is not None and not in_dev.hostapi.startswith("JACK"):
             raise StemliveError(
                 f"with stem outputs on JACK the input must be on JACK too, not {in_dev.label}"
             )
-        outs = [f"{p}_{side}" for p in settings.output_pairs for side in "LR"]
+        outs = [f"{p}_{side}" for p in settings.output_pairs for side in "LR"] if out_dev else []
         ins = ["in_L", "in_R"] if in_dev is not None else []
         self._in_ch, self._out_ch = len(ins) or CHANNELS, len(outs)
         stream = JackStream(ins, outs, rate, settings.block_size, self._callback, self._on_finished)
@@ -343,6 +357,7 @@ class Engine:
             self._stop_locked()
 
     def _stop_locked(self) -> None:
+        self._reconnect_token = None  # a reconnection under way gives up
         if not self._running and self._worker is None:
             return
         self._running = False
@@ -585,7 +600,9 @@ class Engine:
                 next_t = time.perf_counter()
 
     def _on_finished(self) -> None:
-        if self._running:  # not asked for: the device or server went away
+        # Not asked for: the device or server went away. A JACK server's loss is handled
+        # (reconnected) when the worker sees the callbacks stop.
+        if self._running and not self._on_jack:
             self._events.append(Event("device-lost", "the audio device stopped"))
 
     # -- the worker --------------------------------------------------------------------------
@@ -673,13 +690,66 @@ class Engine:
         self._resyncs += 1
 
     def _device_lost(self) -> None:
+        lost = "the audio device or server stopped responding; streaming ended"
+        token = None
+        if self._on_jack:
+            try:
+                from realtime.jack_stream import server_running
+
+                server_running()  # JACK-Client and libjack are there to reconnect with
+                token = self._reconnect_token = object()  # before running goes False
+            except StemliveError as exc:
+                lost = f"the JACK server stopped; {exc}"
         self._running = False
         stream, self._stream = self._stream, None
         if stream is not None:
             devices.abandon(stream)
+        if token is None:
+            self._events.append(Event("device-lost", lost))
+            return
         self._events.append(
-            Event("device-lost", "the audio device or server stopped responding; streaming ended")
+            Event("reconnecting", "the JACK server stopped; playing again when it is back")
         )
+        threading.Thread(
+            target=self._reconnect, args=(token,), name="stemlive-reconnect", daemon=True
+        ).start()
+
+    def _reconnect(self, token: object) -> None:
+        """Look for the JACK server quietly; once it is back, stream again as before.
+
+        The settings, source, position, mixer, effects and key are the engine's own and
+        outlive a restart; the recording goes on into the same take.
+        """
+        from realtime.jack_stream import server_running
+
+        said = None
+        while self._reconnect_token is token:
+            time.sleep(RECONNECT_PROBE_S)
+            if not server_running():
+                continue
+            with self._lock:
+                if self._reconnect_token is not token:
+                    return  # stopped or started anew meanwhile
+                recorder, self._recorder = self._recorder, None  # start() would close it
+                self._resuming = True  # reconnecting, still, while start() clears the token
+                try:
+                    self.start(self._settings)
+                except Exception as exc:  # noqa: BLE001 - e.g. back at another rate: say, retry
+                    self._reconnect_token = token
+                    if str(exc) != said:
+                        said = str(exc)
+                        self._events.append(Event("error", f"reconnecting: {exc}"))
+                    continue
+                finally:
+                    self._recorder = recorder
+                    self._resuming = False
+            self._events.append(Event("reconnected", "the JACK server is back: playing again"))
+            return
+
+    @property
+    def reconnecting(self) -> bool:
+        """The JACK server went away and the engine waits to stream again."""
+        return self._reconnect_token is not None or self._resuming
 
     def capture_input(self, seconds: float) -> RingBuffer:
         """Keep the next ``seconds`` of the input device's raw samples, aligned with the output.
@@ -826,6 +896,7 @@ class Engine:
         """A copy of the counters and meters; cheap enough for 30 reads a second."""
         n = min(self._times_n, len(self._times))
         times = np.sort(self._times[:n]) if n else np.zeros(1)
+        block_s = self._block_seconds  # 0 while a restart (or reconnection) prepares
         an = self._analyser
         player = self._player
         names = ("input", *self.stems)
@@ -856,7 +927,7 @@ class Engine:
             column_seconds=an.column_seconds if an else 0.0,
             worker_p50_ms=1000.0 * float(times[len(times) // 2]),
             worker_p99_ms=1000.0 * float(times[min(len(times) - 1, int(0.99 * len(times)))]),
-            worker_load=float(times.sum() / (n * self._block_seconds)) if n else 0.0,
+            worker_load=float(times.sum() / (n * block_s)) if n and block_s else 0.0,
             xruns=self._xruns,
             misses=self._misses,
             hard_misses=self._hard_misses,
@@ -870,6 +941,7 @@ class Engine:
             playing=bool(player and player.playing and not player.ended),
             looping=bool(player and player.loop),
             recording=self._recorder is not None,
+            reconnecting=self.reconnecting,
             source="file" if player else ("input" if self._settings.input_device else "none"),
             outputs=self._settings.output_pairs,
             output_ports=self._output_ports,

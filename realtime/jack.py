@@ -53,6 +53,11 @@ class JackServer:
                 raise StemliveError(f"jackd did not start (exit {self.proc.returncode}): {last[0]}")
             time.sleep(0.05)
 
+    def restart(self) -> None:
+        """Start the server again (after ``kill``), under the same name and settings."""
+        self.kill()
+        self._start()
+
     def _ready(self) -> bool:
         return subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode == 0
 

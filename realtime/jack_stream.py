@@ -93,7 +93,7 @@ class JackStream:
         indata = self._in[:frames, : len(self._inports)] if self._inports else None
         for i, port in enumerate(self._inports):
             indata[:, i] = port.get_array()
-        outdata = self._out[:frames, : len(self._outports)]
+        outdata = self._out[:frames, : len(self._outports)] if self._outports else None
         status, self._xrun = self._xrun, False
         self._user_callback(indata, outdata, frames, None, status)
         for i, port in enumerate(self._outports):
@@ -137,6 +137,19 @@ class JackStream:
     def close(self) -> None:
         self.abort()
         self.client.close()
+
+
+def server_running() -> bool:
+    """Whether a JACK server answers: a client opened and closed at once, never starting one.
+
+    Raises StemliveError when JACK-Client or libjack is missing."""
+    jack = _jack_module()
+    try:
+        client = jack.Client("stemlive-probe", no_start_server=True)
+    except jack.JackError:
+        return False
+    client.close()
+    return True
 
 
 _libjack = None

@@ -271,9 +271,10 @@ def _run_engine(engine, settings, args, until_end: bool) -> int:
             time.sleep(0.1)
             events = engine.poll_events()
             for e in events:
-                if e.kind in ("device-lost", "error"):
+                if e.kind in ("device-lost", "error", "reconnecting", "reconnected"):
                     print(f"\nstemlive: {e.message}", file=sys.stderr)
-            if any(e.kind == "device-lost" for e in events) or not engine.running:
+            lost = any(e.kind == "device-lost" for e in events)
+            if lost or not (engine.running or engine.reconnecting):
                 code = 2
                 break
             if until_end and any(e.kind == "end-of-file" for e in events):

@@ -143,7 +143,8 @@ def test_unknown_device_is_a_clear_error(jack):
 
 
 def test_killed_server_ends_the_stream_with_an_event(tmp_path):
-    """In a subprocess: a stream of a dead server can never be closed in that process."""
+    """The stream ends, the engine says it waits for the server, and closes at once."""
+    # In a subprocess: a stream of a dead server can never be closed in that process.
     script = textwrap.dedent(
         f"""
         import os, time
@@ -163,8 +164,9 @@ def test_killed_server_ends_the_stream_with_an_event(tmp_path):
             time.sleep(0.05)
         events = [e.kind for e in engine.poll_events()]
         print("lost after", round(time.monotonic() - t0, 2), "s; events", events)
-        assert not engine.running and "device-lost" in events
+        assert not engine.running and engine.reconnecting and "reconnecting" in events
         engine.close()
+        assert not engine.reconnecting  # stopping gives up waiting for the server
         print("closed")
         """
     )
@@ -173,3 +175,77 @@ def test_killed_server_ends_the_stream_with_an_event(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "closed" in r.stdout
+
+
+def test_engine_reconnects_when_the_server_comes_back(tmp_path):
+    """jackd killed and started again: the engine says so, then plays on by itself with its
+    settings, position, mixer and key, recording into the same take. In a subprocess, as above.
+    """
+    script = textwrap.dedent(
+        f"""
+        import os, subprocess, time
+        import soundfile as sf
+        from model.separator import Separator
+        from realtime.engine import Engine, StreamSettings
+        from realtime.jack import JackServer
+
+        def wait(what, until, seconds=20):
+            t0 = time.monotonic()
+            while not until():
+                assert time.monotonic() - t0 < seconds, "timed out waiting for " + what
+                time.sleep(0.005)
+            return time.monotonic() - t0
+
+        server = JackServer("stemlive-restart", 48000, 256)
+        os.environ["JACK_DEFAULT_SERVER"] = server.name
+        try:
+            engine = Engine(Separator.from_preset("tiny"))
+            engine.open_file({str(ROOT / "model" / "demo" / "demo_song.flac")!r})
+            engine.set_loop(True)
+            engine.play()
+            engine.mixer.set_gain_db("vocals", -12.0)
+            engine.set_key(2)
+            engine.start(StreamSettings(output_device="JACK Audio", safety_ms=30.0))
+            engine.record_to({str(tmp_path / "take")!r})
+            time.sleep(1.0)
+            before = engine.status()
+            server.kill(crash=True)
+            wait("the reconnecting status", lambda: engine.status().reconnecting)
+            gone = engine.status()
+            assert not gone.running and gone.recording
+            time.sleep(0.6)  # down for a while: the probe must not start a server
+            assert subprocess.run(["jack_lsp"], env=server.env, capture_output=True).returncode
+            server.restart()
+            pos = engine.status().position_s
+            back = wait(
+                "the music to play on",
+                lambda: engine.status().running and engine.status().position_s > pos + 0.05,
+            )
+            after = engine.status()
+            events = [e.kind for e in engine.poll_events()]
+            assert "reconnecting" in events and "reconnected" in events, events
+            assert "device-lost" not in events, events
+            assert not after.reconnecting and after.recording and after.playing
+            assert after.position_s >= before.position_s  # no jump back to the start
+            assert after.sample_rate == 48000 and after.key == 2
+            assert after.engine_latency_samples == before.engine_latency_samples
+            assert engine.mixer.gain_db("vocals") == -12.0
+            links = subprocess.run(["jack_lsp", "-c"], env=server.env, capture_output=True, text=1)
+            assert "stemlive:main_L\\n   system:playback_1" in links.stdout, links.stdout
+            time.sleep(0.5)
+            engine.stop_recording()
+            info = sf.info({str(tmp_path / "take" / "mix.wav")!r})
+            print("back after", round(back, 3), "s; recorded", round(info.duration, 2), "s")
+            assert info.duration > 1.0
+            engine.close()
+        finally:
+            server.kill()
+        print("closed")
+        """
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "closed" in r.stdout
+    print(r.stdout)

@@ -201,6 +201,39 @@ def test_fault_commands_report_recovery_and_a_flood(tmp_path):
     assert moves >= 5 and moves % 5 == 0 and 0 < result["params_sent"] <= moves
 
 
+@pytest.mark.jack
+@pytest.mark.slow
+def test_jack_restart_and_soak_commands(tmp_path):
+    """jackd killed and started again under the window: it says so and plays on into the same
+    take; a short soak with effects and a key shift prints its numbers and its take reads back.
+    The exit codes follow the numbers (5 s to resume, 0 misses); the times are the load's."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    base = [sys.executable, "-m", "realtime.cli"]
+    restart = subprocess.run(
+        [*base, "faults", "jackrestart", "--preset", "tiny", "--restarts", "1", "--down", "0.5",
+         "--every", "1", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert restart.returncode in (0, 1), restart.stdout + restart.stderr
+    result = json.loads(restart.stdout[restart.stdout.index("{") :])
+    assert len(result["gone_s"]) == len(result["resume_s"]) == 1  # said so, and played on
+    assert restart.returncode == int(result["resume_max_s"] > 5.0)
+    assert result["take_s"] > 1.0 and abs(result["missing_s"]) <= 1.0, result
+    chains = tmp_path / "chains.json"
+    chains.write_text(json.dumps({"bass": [{"plugin": "Gain", "gain_db": -6}]}))
+    soak = subprocess.run(
+        [*base, "soak", "--preset", "tiny", "--minutes", "0.15", "--fx", str(chains), "--key", "1",
+         "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert soak.returncode in (0, 1), soak.stdout + soak.stderr
+    result = json.loads(soak.stdout[soak.stdout.index("{") :])
+    assert soak.returncode == int(result["misses"] > 0)
+    assert result["key"] == 1 and result["fps"] > 0 and result["worker_p99_ms"] > 0
+    assert 0 < result["engine_cpu"] < 2.0  # a share of the machine's two cores
+    assert abs(result["take_s"] - result["recorded_wall_s"]) <= 1.0, result
+
+
 def test_the_engine_process_loads_no_qt_and_the_window_no_torch():
     child = subprocess.run(
         [sys.executable, "-c", "import sys, gui.engine_child, gui.engine_adapter, "
