@@ -39,11 +39,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the live-engine subcommands (devices, live, play, livebench) and fx."""
+    """Add the live-engine subcommands (devices, live, play, livebench, resamplebench) and fx."""
     from realtime.fx_cli import register as register_fx
     from realtime.live_cli import register as register_live
+    from realtime.resample_bench import register as register_resample
 
     register_live(subparsers)
+    register_resample(subparsers)
     register_fx(subparsers)
 
 
