@@ -10,8 +10,8 @@ Signal path (``B`` = block size at the device's rate ``R``)::
 
 The out ring starts with ``P = B + safety`` frames of silence, and the callback
 always reads at the stream position, so the latency is fixed: ``D = P + W``
-frames, ``W`` being the worker path's delay (the Separator's, plus the
-resamplers'). When the worker misses a deadline the callback crossfades to the
+frames, ``W`` being the worker path's delay (the Separator's, the effects', and
+the resamplers' fixed delays: ``realtime.resample``). When the worker misses a deadline the callback crossfades to the
 dry signal delayed by the same ``D``, counts a miss, keeps consuming the wet
 stream's positions (so nothing is re-queued and latency cannot creep) and fades
 back once the worker has caught up. The callback never raises, never blocks and
@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 from model.errors import StemliveError
 from model.separator import Separator
@@ -43,6 +42,7 @@ from realtime.keyshift import check_key
 from realtime.mixer import Mixer
 from realtime.player import FilePlayer
 from realtime.recorder import Recorder, new_take_folder
+from realtime.resample import Resampler
 from realtime.ring import DelayLine, RingBuffer
 
 CHANNELS = 2
@@ -60,10 +60,17 @@ RECONNECT_PROBE_S = 0.25  # how often a lost JACK server is looked for
 SWITCH_INTERVAL_S = 0.0005
 WORKER_RT_PRIORITY = 5  # below JACK's audio threads (10 and up); see _raise_priority
 WORKER_NICE = -10
-# soxr's streams deliver in bursts that the out ring's prefill must cover. Measured for
-# 48 <-> 44.1 kHz in blocks of 256, both ways: HQ 1851 frames (38.6 ms), LQ 505 (10.5 ms).
-# LQ is 16-bit precision with a wider roll-off: plenty for a live monitoring path.
-RESAMPLE_QUALITY = "LQ"
+# The parts of the latency, in the order the CLI and the window list them (see Status).
+LATENCY_PARTS = (
+    "model",  # the Separator's STFT window less one sample
+    "effects/key",  # effect chains, key shift, re-blocking for plug-ins
+    "resample in",  # device rate -> model rate (realtime.resample: a fixed delay)
+    "resample out",  # model rate -> device rate
+    "block",  # the worker turns a block around while the device plays the one before
+    "safety",  # time the worker may be late
+    "device in",  # the device's (or server's) own buffers, as PortAudio reports them
+    "device out",
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,9 @@ class Status:
     latency_samples: int = 0  # source to output, including the device's own buffers
     engine_latency_samples: int = 0  # D: the engine's part
     latency_ms: float = 0.0
+    # latency_samples part by part (LATENCY_PARTS), in device samples (model-rate parts
+    # converted: fractions); the parts add up to latency_samples, rounded.
+    latency_parts: dict[str, float] = field(default_factory=dict)
     peak: dict[str, float] = field(default_factory=dict)  # "input", stems..., "master"
     rms: dict[str, float] = field(default_factory=dict)
     spectrogram: np.ndarray | None = None
@@ -140,32 +150,6 @@ class Status:
 class Event:
     kind: str  # "error", "device-lost", "reconnecting", "reconnected", "end-of-file", "info"
     message: str
-
-
-class _Resampler:
-    """Streaming soxr in the worker; identity when the rates agree."""
-
-    def __init__(self, rate_in: int, rate_out: int, channels: int = CHANNELS) -> None:
-        self.rate_in, self.rate_out, self.channels = rate_in, rate_out, channels
-        self.reset()
-
-    def reset(self) -> None:
-        self._rs = (
-            None
-            if self.rate_in == self.rate_out
-            else soxr.ResampleStream(
-                self.rate_in,
-                self.rate_out,
-                self.channels,
-                dtype="float32",
-                quality=RESAMPLE_QUALITY,
-            )
-        )
-
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        if self._rs is None:
-            return block
-        return np.ascontiguousarray(self._rs.resample_chunk(block.T).T)
 
 
 class Engine:
@@ -271,8 +255,8 @@ class Engine:
                 self._stream.start()
                 lat = self._stream.latency
                 lat = lat if isinstance(lat, tuple) else (lat, lat)
-                dev = (lat[0] if in_dev else 0.0) + (lat[1] if out_dev else 0.0)
-                self._device_latency = int(round(dev * rate))
+                self._device_in = int(round(lat[0] * rate)) if in_dev else 0
+                self._device_out = int(round(lat[1] * rate)) if out_dev else 0
             else:
                 self._clock.start()
 
@@ -389,7 +373,8 @@ class Engine:
         self._xruns = self._misses = self._hard_misses = self._resyncs = 0
         self._callback_errors = 0
         self._callback_error: str | None = None
-        self._device_latency = 0
+        self._device_in = self._device_out = 0
+        self._latency_parts: dict[str, float] = {}
         self._times = np.zeros(1024, np.float64)  # worker seconds per block, a ring
         self._times_n = 0
         self._block_seconds = 0.0
@@ -414,10 +399,10 @@ class Engine:
         model_block = int(math.ceil(B * self.model_rate / rate)) + 64
         self._model_block = model_block
         self.separator.prepare(self.model_rate, model_block, CHANNELS)
-        self._rs_in = _Resampler(rate, self.model_rate)
+        self._rs_in = Resampler(rate, self.model_rate, CHANNELS, B)
         pairs = settings.output_pairs
         n_out = 2 * len(pairs)
-        self._rs_out = _Resampler(self.model_rate, rate, n_out)
+        self._rs_out = Resampler(self.model_rate, rate, n_out, model_block)
         self._stem_rows = [self.stems.index(s) for s in settings.stem_outputs]
         self._with_monitor = settings.monitor_mix
         # Plug-ins want one block size: the device's when no resampling, else re-blocked.
@@ -434,10 +419,23 @@ class Engine:
             reblock=reblock,
         )
         L = self.separator.latency_samples
-        self._worker_delay, burst = self._measure_worker_delay(L + self.fx.latency)
-        self._prefill = B + safety + burst
-        D = self._prefill + self._worker_delay
+        to_device = rate / self.model_rate
+        # The resamplers' delays are fixed and they deliver every sample as soon as its
+        # input is in (never fewer outputs than inputs, counted at the device's rate), so
+        # the out ring needs no prefill beyond one block and the safety buffer.
+        self._latency_parts = {
+            "model": L * to_device,
+            "effects/key": self.fx.latency * to_device,
+            "resample in": float(self._rs_in.delay),
+            "resample out": self._rs_out.delay_out_samples,
+            "block": float(B),
+            "safety": float(safety),
+        }
+        worker_delay = round(sum(self._latency_parts[k] for k in LATENCY_PARTS[:4]))
+        self._prefill = B + safety
+        D = self._prefill + worker_delay
         self._engine_latency = D
+        self._fed = self._made = 0  # device frames into the worker, and out of it
         cap = max(int(2.5 * rate), 4 * B + D)
         self._in_ring = RingBuffer(CHANNELS, cap)
         self._out_ring = RingBuffer(n_out, cap)
@@ -465,31 +463,6 @@ class Engine:
             self._reopen_player(rate)
         self._warm_up(model_block)
 
-    def _measure_worker_delay(self, L: int) -> tuple[int, int]:
-        """The worker path's delay (L plus the resamplers'), and how far its output can lag.
-
-        soxr's streaming resampler delivers in bursts (see RESAMPLE_QUALITY): the
-        second number is the largest shortfall of output frames behind input frames,
-        which the out ring's prefill must cover. Both are counted, not timed.
-        """
-        if self._rate == self.model_rate:
-            return L, 0
-        n = self._rate  # one second, an impulse in the middle
-        x = np.zeros((CHANNELS, n), np.float32)
-        x[:, n // 2] = 1.0
-        rs_in = _Resampler(self._rate, self.model_rate)
-        rs_out = _Resampler(self.model_rate, self._rate)
-        parts, shortfall, fed, made = [], 0, 0, 0
-        for i in range(0, n, self._block):
-            m = rs_in(x[:, i : i + self._block])
-            y = rs_out(np.concatenate([np.zeros((CHANNELS, L), np.float32), m], 1) if i == 0 else m)
-            parts.append(y)
-            fed += min(self._block, n - i)
-            made += y.shape[1] - (round(L * self._rate / self.model_rate) if i == 0 else 0)
-            shortfall = max(shortfall, fed - made)
-        y = np.concatenate(parts, 1)[0]
-        return int(np.argmax(y)) - n // 2, shortfall
-
     def _warm_up(self, model_block: int) -> None:
         """First calls of the model and numpy paths are slow: make them before streaming."""
         silence = np.zeros((CHANNELS, model_block - 64), np.float32)
@@ -497,6 +470,8 @@ class Engine:
             stems = self.separator.process(silence)
             self.fx.process(stems, silence, self.mixer)
             self.monitor.process(stems, silence)
+        self._rs_in(np.zeros((CHANNELS, self._block), np.float32))  # numba compiles (or loads)
+        self._rs_out(np.zeros((self._rs_out.channels, model_block), np.float32))
         self.separator.reset()
         self.fx.reset()
         self._rs_in.reset()
@@ -650,7 +625,8 @@ class Engine:
 
     def _process(self, x: np.ndarray) -> None:
         xm = self._rs_in(x)
-        for i in range(0, xm.shape[1], self._model_block):  # the resampler's bursts, in pieces
+        self._fed += x.shape[1]
+        for i in range(0, xm.shape[1], self._model_block):
             self._process_model(xm[:, i : i + self._model_block])
 
     def _process_model(self, xm: np.ndarray) -> None:
@@ -670,7 +646,9 @@ class Engine:
             out = np.concatenate(
                 [mix, *stems[self._stem_rows], *(() if monitor is None else (monitor,))], 0
             )
-        self._out_ring.write(self._rs_out(out))
+        out = self._rs_out(out)
+        self._made += out.shape[1]
+        self._out_ring.write(out)
 
     def _device_timeout(self) -> float:
         return SERVER_TIMEOUT_S if self._via_pulse else DEVICE_TIMEOUT_S
@@ -679,7 +657,10 @@ class Engine:
         """Far behind: drop ``drop`` input frames, write their output as silence, restart state."""
         drop -= drop % self._block
         self._in_ring.skip(drop)
-        self._out_ring.write_zeros(drop)
+        # The resamplers may have given a sample or two ahead of the input (they round
+        # up); they restart from nothing, so the silence makes up exactly the difference.
+        self._out_ring.write_zeros(drop + self._fed - self._made)
+        self._fed = self._made = 0
         self.separator.reset()
         self._model_dry.reset()
         self.fx.reset()
@@ -890,7 +871,18 @@ class Engine:
 
     @property
     def latency_samples(self) -> int:
-        return self._engine_latency + self._device_latency
+        return self._engine_latency + self._device_in + self._device_out
+
+    @property
+    def latency_parts(self) -> dict[str, float]:
+        """``latency_samples`` part by part (``LATENCY_PARTS``), in device samples."""
+        if not self._latency_parts:
+            return {}
+        return {
+            **self._latency_parts,
+            "device in": float(self._device_in),
+            "device out": float(self._device_out),
+        }
 
     def status(self) -> Status:
         """A copy of the counters and meters; cheap enough for 30 reads a second."""
@@ -912,6 +904,7 @@ class Engine:
             latency_samples=self.latency_samples,
             engine_latency_samples=self._engine_latency,
             latency_ms=1000.0 * self.latency_samples / self._rate if self._rate else 0.0,
+            latency_parts=self.latency_parts,
             peak=(
                 {**dict(zip(names, peak[1].tolist(), strict=True)), "master": peak[0]}
                 if peak
