@@ -205,6 +205,7 @@ class EngineAdapter:
             column_seconds=s.column_seconds,
             latency_ms=s.latency_ms,
             fx_latency_ms=1000.0 * s.fx_latency_samples / self.engine.model_rate,
+            latency_parts_ms={k: 1000.0 * v / s.sample_rate for k, v in s.latency_parts.items()},
             key=s.key,
             worker_load=s.worker_load,
             worker_p50_ms=s.worker_p50_ms,

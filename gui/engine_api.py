@@ -83,6 +83,8 @@ class GuiSnapshot:
     column_seconds: float = 0.0  # time between two columns
     latency_ms: float = 0.0
     fx_latency_ms: float = 0.0  # of latency_ms: effect chains and key shift
+    # latency_ms part by part: model, effects/key, resample in/out, block, safety, device in/out
+    latency_parts_ms: dict[str, float] = field(default_factory=dict)
     key: int = 0
     worker_load: float = 0.0  # fraction of real time the worker spends computing
     worker_p50_ms: float = 0.0

@@ -553,6 +553,9 @@ class MainWindow(QMainWindow):
         if snap.running:
             fx = f" (fx/key {snap.fx_latency_ms:.1f})" if snap.fx_latency_ms else ""
             self.status_latency.setText(f"latency {snap.latency_ms:.1f} ms{fx}")
+            tip = "\n".join(f"{k}: {v:.1f} ms" for k, v in snap.latency_parts_ms.items())
+            if tip != self.status_latency.toolTip():
+                self.status_latency.setToolTip(tip)
             self.status_cpu.setText(
                 f"CPU {100 * snap.worker_load:.0f}% (p99 {snap.worker_p99_ms:.1f} ms)"
             )

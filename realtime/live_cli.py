@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "livebench",
         help="measure the live engine on a JACK dummy server",
         description="Stream the demo song in loopback through a JACK dummy server it starts: "
-        "xruns, misses, worker p50/p99, measured round-trip latency.",
+        "xruns, misses, worker p50/p99, the stated latency part by part and the round trip "
+        "measured by cross-correlation.",
     )
     p.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
     p.add_argument("--model", help="weights folder or name (default: the shipped default)")
@@ -240,6 +241,15 @@ def _status_line(st) -> str:
     )
 
 
+def latency_breakdown(st) -> str:
+    """ "latency 84.0 ms = model 46.4 + ... + device out 5.3" from a Status."""
+    if not st.latency_parts or not st.sample_rate:
+        return f"latency {st.latency_ms:.1f} ms"
+    ms = 1000.0 / st.sample_rate
+    parts = " + ".join(f"{k} {v * ms:.1f}" for k, v in st.latency_parts.items())
+    return f"latency {st.latency_ms:.1f} ms ({st.latency_samples} samples) = {parts} ms"
+
+
 def _routing_line(st) -> str:
     """Where each output pair goes: JACK ports (L and R) or device channels."""
     ports = list(st.output_ports)
@@ -261,6 +271,8 @@ def _run_engine(engine, settings, args, until_end: bool) -> int:
     try:
         engine.start(settings)
         st = engine.status()
+        if not args.quiet:
+            print(latency_breakdown(st), file=sys.stderr)
         if len(st.outputs) > 1 and not args.quiet:
             print(_routing_line(st), file=sys.stderr)
         if args.record:
@@ -469,7 +481,12 @@ def _livebench(args: argparse.Namespace) -> int:
         "period_ms": round(1000 * args.block / args.rate, 2),
         "reported_latency_samples": st.latency_samples,
         "measured_round_trip_samples": measured,
+        "measured_minus_reported": measured - st.latency_samples,
         "latency_ms": round(st.latency_ms, 1),
+        "measured_ms": round(1000 * measured / args.rate, 1),
+        "latency_parts_ms": {
+            k: round(1000 * v / args.rate, 2) for k, v in st.latency_parts.items()
+        },
     }
     if gui_frames:
         result["gui_frames"] = len(gui_frames)
@@ -477,5 +494,10 @@ def _livebench(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         for k, v in result.items():
-            print(f"{k:30s} {v}")
+            if k == "latency_parts_ms":
+                print("latency parts (ms)")
+                for part, ms in v.items():
+                    print(f"  {part:28s} {ms} ms")
+            else:
+                print(f"{k:30s} {v}")
     return 0

@@ -86,6 +86,12 @@ def test_loopback_click_returns_after_exactly_the_reported_latency(jack, tmp_pat
     latency = status.latency_samples
     # The device's part, as PortAudio reports it, is one part; the engine's is another.
     assert latency > status.engine_latency_samples > sep.latency_samples
+    # The parts add up to the whole; resampling (48 kHz) costs under a millisecond each way.
+    parts = status.latency_parts
+    assert round(sum(parts.values())) == latency
+    assert parts["safety"] == round(0.060 * rate)
+    resampling = parts["resample in"] + parts["resample out"]
+    assert (0 < resampling < 0.002 * rate) if rate != sep.sample_rate else resampling == 0
     peaks = [
         a + int(np.argmax(np.abs(got[0, a : a + 64]))) for a in _arrivals(got[0], 0.3, rate // 4)
     ]

@@ -43,6 +43,7 @@ def _numbered(n: int) -> GuiSnapshot:
         position_s=float(n),
         xruns=n,
         outputs=("main",),
+        latency_parts_ms={"model": float(n), "safety": float(n)},
     )
 
 
@@ -73,6 +74,7 @@ def test_snapshot_block_never_gives_a_torn_frame():
             n = s.xruns
             seen.add(n)
             assert s.position_s == n and s.spectrogram_count == n
+            assert s.latency_parts_ms == {"model": n, "safety": n}
             assert s.levels["master"] == Levels(n, n) and s.outputs == ("main",)
             assert (s.spectrogram == n).all() and (s.spectrogram_freqs == n).all()
         assert len(seen) > 20  # it did read while the writer wrote

@@ -64,6 +64,11 @@ def test_headless_window_separates_and_says_nothing_is_heard(qtbot, window, song
     assert np.percentile(window.spectrograms.image("input")[-40:], 90) > -80.0
     assert window.status_untrained.isVisible()  # the tiny preset is untrained
     assert window.status_latency.text().startswith("latency ")
+    # The latency part by part, in the label's tooltip; the parts add up to the whole.
+    parts = window.last_snapshot.latency_parts_ms
+    assert {"model", "resample in", "safety", "device out"} <= set(parts)
+    assert sum(parts.values()) == pytest.approx(window.last_snapshot.latency_ms, abs=0.05)
+    assert "model: " in window.status_latency.toolTip()
 
 
 def test_fader_move_changes_the_engines_gain(qtbot, window):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -35,6 +36,9 @@ def test_play_silently_records_a_karaoke_mix(tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "latency" in r.stderr and "misses" in r.stderr
+    # The latency part by part, once at the start (no resampling at the model's rate).
+    assert "= model " in r.stderr and "resample in 0.0 + " in r.stderr, r.stderr
+    assert "safety 20.0 + " in r.stderr, r.stderr
     mix, rate = sf.read(tmp_path / "take" / "mix.wav")
     vocals, _ = sf.read(tmp_path / "take" / "vocals.wav")
     assert rate == 44100 and 1.5 * rate < len(mix) < 3 * rate
@@ -85,3 +89,16 @@ def test_devices_lists_the_jack_dummy_server():
     r = _stemlive("devices", "--jack-dummy")
     assert r.returncode == 0, r.stderr
     assert "JACK Audio Connection Kit" in r.stdout
+
+
+@pytest.mark.jack
+def test_livebench_measures_the_round_trip_it_states():
+    r = _stemlive("livebench", "--preset", "tiny", "--seconds", "3", "--safety-ms", "10", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    # Loopback cross-correlation on a JACK dummy server at 48 kHz: to the sample.
+    assert abs(res["measured_minus_reported"]) <= 1, res
+    parts = res["latency_parts_ms"]
+    assert sum(parts.values()) == pytest.approx(res["latency_ms"], abs=0.1)
+    assert parts["safety"] == 10.0 and parts["block"] == pytest.approx(5.33, abs=0.01)
+    assert 0.0 < parts["resample in"] < 1.0 and 0.0 < parts["resample out"] < 1.0
