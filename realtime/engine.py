@@ -11,11 +11,12 @@ Signal path (``B`` = block size at the device's rate ``R``)::
 The out ring starts with ``P = B + safety`` frames of silence, and the callback
 always reads at the stream position, so the latency is fixed: ``D = P + W``
 frames, ``W`` being the worker path's delay (the Separator's, the effects', and
-the resamplers' fixed delays: ``realtime.resample``). When the worker misses a deadline the callback crossfades to the
-dry signal delayed by the same ``D``, counts a miss, keeps consuming the wet
-stream's positions (so nothing is re-queued and latency cannot creep) and fades
-back once the worker has caught up. The callback never raises, never blocks and
-never allocates beyond small numpy temporaries.
+the resamplers' fixed delays: ``realtime.resample``). When the worker misses a
+deadline the callback crossfades to the dry signal delayed by the same ``D``,
+counts a miss, keeps consuming the wet stream's positions (so nothing is
+re-queued and latency cannot creep) and fades back once the worker has caught
+up. The callback never raises, never blocks and never allocates beyond small
+numpy temporaries.
 """
 
 from __future__ import annotations

@@ -207,7 +207,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rate", type=int, default=48000, help="device rate (default 48000)")
     p.add_argument("--model-rate", type=int, default=44100, help="model rate (default 44100)")
     p.add_argument("--block", type=int, default=256, help="device block (default 256)")
-    p.add_argument("--seconds", type=float, default=10.0, help="streamed per timing (default 10)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="seconds of audio streamed for the timings (default 10)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_main)
 
