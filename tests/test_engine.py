@@ -284,3 +284,37 @@ def test_engine_errors_are_clear_and_lose_nothing(song, tmp_path):
     finally:
         engine.close()
     assert not engine.running
+
+
+def test_worker_path_keeps_the_stated_latency_at_48khz_across_a_resync():
+    """The worker's own steps, driven by hand (no threads): a click fed at input frame n
+    comes out of the out ring at stream frame n + D, before and after a resync."""
+    engine = Engine(known_separator((0.25, 0.25, 0.25, 0.25)))  # the mix is the input, delayed
+    B, rate = 256, 48000
+    engine._prepare(rate, StreamSettings(sample_rate=rate, block_size=B, safety_ms=20))
+    D = engine._engine_latency
+    parts = engine.latency_parts
+    assert round(sum(parts.values())) == D  # no device here: the engine's parts are all
+    assert 0 < parts["resample in"] + parts["resample out"] < 0.002 * rate
+    x = np.zeros((2, 200 * B), np.float32)
+    clicks = [30 * B + 17, 150 * B + 101]
+    x[:, clicks] = 0.5
+    block = np.zeros((2, B), np.float32)
+    out = []
+
+    def run(blocks: range) -> None:
+        for i in blocks:
+            engine._in_ring.write(x[:, i * B : (i + 1) * B])
+            engine._in_ring.read_into(block)
+            engine._process(block)
+            out.append(engine._out_ring.read(engine._out_ring.available()))
+
+    run(range(101))  # the resamplers have now given one sample ahead (they round up)
+    assert engine._made - engine._fed == 1
+    engine._in_ring.write(x[:, 101 * B : 110 * B])
+    engine._resync(9 * B)  # drops nine blocks, restarts the model and the resamplers
+    out.append(engine._out_ring.read(engine._out_ring.available()))
+    run(range(110, 200))
+    y = np.concatenate(out, 1)[0]
+    for c in clicks:
+        assert int(np.argmax(np.abs(y[c + D - 64 : c + D + 64]))) - 64 == 0, c
