@@ -35,7 +35,7 @@ from gui.engine_api import EngineApi, EngineEvent, EngineSettings, GuiSnapshot
 from gui.engine_runner import EngineRunner
 from gui.midi_control import MidiControl
 from gui.mixer_panel import MixerPanel, strip_differences
-from gui.presets import MixState, builtin_presets
+from gui.presets import MixState, Routing, builtin_presets
 from gui.routing_dialog import RoutingDialog
 from gui.settings_dialog import SettingsDialog
 from gui.settings_store import SettingsStore
@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
         t.record_toggled.connect(self.set_recording)
         self.mixer.mix_changed.connect(self._on_mix_changed)
         self.mixer.save_preset_requested.connect(self.save_preset)
+        self.mixer.preset_applied.connect(self.apply_preset_routing)
         self.view_box.currentIndexChanged.connect(self._on_view)
 
     # -- engine lifecycle ------------------------------------------------------------
@@ -275,12 +276,19 @@ class MainWindow(QMainWindow):
         """Store new settings and restart the engine with them, keeping the song's place."""
         self.settings = settings
         self.store.set_engine_settings(settings)
+        self.status_state.setText("restarting the engine…")
+        self.spectrograms.reset()
+        self.runner.submit("restart", self._restart_job(settings))
+
+    def _restart_job(self, settings: EngineSettings, previous: EngineSettings | None = None):
+        """A job for the runner: restart with ``settings``, the song at its place. With
+        ``previous``, a failed start restarts with that and raises what went wrong."""
         snap = self.last_snapshot
         was_playing, position, file = snap.playing, snap.position_s, self.current_file
 
-        def restart() -> None:
+        def start(s: EngineSettings) -> None:
             self.engine.stop()
-            self.engine.start(settings)
+            self.engine.start(s)
             if file and self.source == SOURCE_FILE:
                 self.engine.open_file(Path(file))
                 self.engine.seek(position)
@@ -289,9 +297,51 @@ class MainWindow(QMainWindow):
             elif self.source == SOURCE_INPUT:
                 self.engine.use_input_device()
 
+        def restart() -> None:
+            try:
+                start(settings)
+            except Exception as exc:
+                if previous is None:
+                    raise
+                start(previous)
+                raise StemliveError(str(exc)) from None
+
+        return restart
+
+    def routing(self) -> Routing:
+        """The outputs and the monitor mix now (what a saved preset keeps)."""
+        return Routing(
+            self.settings.stem_outputs,
+            self.settings.monitor_mix,
+            self.store.monitor_gains(self.engine.stems),
+        )
+
+    def apply_preset_routing(self, name: str) -> None:
+        """After the mixer applied preset ``name``: its outputs and monitor faders, if it has
+        them. Outputs the device cannot give are refused and the previous ones kept."""
+        routing = self.mixer.presets[name].routing
+        if routing is None:
+            return
+        self._routing_before = self.routing()
+        for stem, db in routing.monitor_gains.items():
+            self._set_monitor_gain(stem, db)
+        if self.routing_dialog is not None:
+            self.routing_dialog.close()
+        if (routing.stem_outputs, routing.monitor_mix) == (
+            self.settings.stem_outputs,
+            self.settings.monitor_mix,
+        ):
+            return
+        previous = self.settings
+        settings = replace(
+            previous, stem_outputs=routing.stem_outputs, monitor_mix=routing.monitor_mix
+        )
+        self.settings = settings
+        self.store.set_engine_settings(settings)
         self.status_state.setText("restarting the engine…")
         self.spectrograms.reset()
-        self.runner.submit("restart", restart)
+        self._preset_outputs = (name, previous)
+        self.runner.submit("preset-outputs", self._restart_job(settings, previous))
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop the refresh timer and the engine, waiting for it (used on close)."""
@@ -304,7 +354,7 @@ class MainWindow(QMainWindow):
         self.runner.wait(timeout_ms)
 
     def _on_done(self, name: str, result: object) -> None:
-        if name in ("start", "restart"):
+        if name in ("start", "restart", "preset-outputs"):
             self.push_mix()  # a fresh engine starts neutral
             for stem, db in self.store.monitor_gains(self.engine.stems).items():
                 self.engine.set_monitor_gain_db(stem, db)
@@ -330,6 +380,21 @@ class MainWindow(QMainWindow):
             self.status_state.setText("recording saved")
 
     def _on_failed(self, name: str, message: str) -> None:
+        if name == "preset-outputs":  # the engine runs again with the previous outputs
+            preset, previous = self._preset_outputs
+            self.settings = previous
+            self.store.set_engine_settings(previous)
+            for stem, db in self._routing_before.monitor_gains.items():
+                self._set_monitor_gain(stem, db)
+            self._on_done("restart", None)
+            monitor = ("monitor",) if previous.monitor_mix else ()
+            pairs = ", ".join(("main", *previous.stem_outputs, *monitor))
+            self.show_error(
+                "Outputs not changed",
+                f"The preset “{preset}” asks for outputs this device cannot give: {message}\n\n"
+                f"Its faders were applied; the outputs stay as they were ({pairs}).",
+            )
+            return
         if name in ("start", "restart"):
             self.status_state.setText("engine stopped")
             self.show_error("The audio engine could not start", message, offer_settings=True)
@@ -410,7 +475,7 @@ class MainWindow(QMainWindow):
         name, ok = QInputDialog.getText(self, "Save preset", "Name of the preset:")
         name = name.strip()
         if ok and name:
-            self.store.save_user_preset(name, self.mixer.mix)
+            self.store.save_user_preset(name, replace(self.mixer.mix, routing=self.routing()))
             self._refresh_presets()
             self.mixer.preset_box.setCurrentText(name)
 

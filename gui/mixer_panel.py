@@ -39,6 +39,7 @@ class MixerPanel(QFrame):
 
     mix_changed = Signal(object, object)
     save_preset_requested = Signal()
+    preset_applied = Signal(str)  # the window applies what the panel does not hold (routing)
 
     def __init__(self, stems: tuple[str, ...], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -153,6 +154,7 @@ class MixerPanel(QFrame):
         key = self.mix.key if preset.key is None else preset.key
         self._set(MixState(strips, self.mix.master_db, self.mix.bypass, fx, key))
         self.preset_box.setCurrentText(name)
+        self.preset_applied.emit(name)
 
     def set_mix(self, mix: MixState) -> None:
         """Show a whole mix (from settings or a preset) and announce it."""

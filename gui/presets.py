@@ -1,8 +1,9 @@
 """The mixer's state (gain, mute, solo per stem; master; bypass) and named presets.
 
 A preset is a complete ``MixState`` for the stems it names: applying one sets
-every strip, so nothing of the previous mix lingers. Built-in presets are
-code; user presets live in QSettings as JSON.
+every strip, so nothing of the previous mix lingers. A user preset also carries
+the effects, the key and the routing (stem outputs, monitor mix and its
+faders). Built-in presets are code; user presets live in QSettings as JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +30,41 @@ class StripState:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """Outputs besides the main mix: stems with a pair of their own, the monitor mix, its faders."""
+
+    stem_outputs: tuple[str, ...] = ()
+    monitor_mix: bool = False
+    monitor_gains: dict[str, float] = field(default_factory=dict)  # dB, -inf silences
+
+    def to_dict(self) -> dict:
+        return {
+            "stem_outputs": list(self.stem_outputs),
+            "monitor_mix": self.monitor_mix,
+            "monitor_gains": {k: _db_json(v) for k, v in self.monitor_gains.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, stems: tuple[str, ...]) -> Routing:
+        """Raises ValueError naming a stem the model does not have."""
+        outputs = tuple(str(s) for s in d.get("stem_outputs", ()))
+        unknown = [s for s in outputs if s not in stems]
+        if unknown:
+            raise ValueError(
+                f"stem outputs {', '.join(unknown)} are not stems of this model "
+                f"({', '.join(stems)})"
+            )
+        if len(set(outputs)) != len(outputs):
+            raise ValueError(f"a stem output is named twice: {', '.join(outputs)}")
+        raw = d.get("monitor_gains", {})
+        gains = {}
+        for s in stems:
+            g = raw.get(s, 0.0)
+            gains[s] = -math.inf if g is None else _clamp_db(float(g))
+        return cls(outputs, bool(d.get("monitor_mix", False)), gains)
+
+
+@dataclass(frozen=True)
 class MixState:
     """The whole mixer; immutable so the GUI can hand it around and compare it."""
 
@@ -39,6 +75,7 @@ class MixState:
     # a preset means "keep what is there" (the built-in presets only set the faders).
     fx: dict | None = None
     key: int | None = None
+    routing: Routing | None = None  # None: keep the outputs there are
 
     @classmethod
     def neutral(cls, stems: tuple[str, ...]) -> MixState:
@@ -68,10 +105,7 @@ class MixState:
 
     def to_json(self) -> str:
         """JSON that survives -inf (stored as null)."""
-
-        def db(x: float) -> float | None:
-            return None if x == -math.inf else x
-
+        db = _db_json
         return json.dumps(
             {
                 "strips": {
@@ -82,6 +116,7 @@ class MixState:
                 "bypass": self.bypass,
                 **({"fx": chains_to_json(self.fx)} if self.fx is not None else {}),
                 **({"key": self.key} if self.key is not None else {}),
+                **({"routing": self.routing.to_dict()} if self.routing is not None else {}),
             }
         )
 
@@ -105,15 +140,21 @@ class MixState:
             m = d.get("master_db", 0.0)
             fx = parse_chains(d["fx"], stems, "preset") if "fx" in d else None
             key = check_key(d["key"]) if "key" in d else None
+            routing = Routing.from_dict(d["routing"], stems) if "routing" in d else None
             return cls(
                 strips,
                 -math.inf if m is None else _clamp_db(float(m)),
                 bool(d.get("bypass")),
                 fx,
                 key,
+                routing,
             )
         except (ValueError, TypeError, AttributeError, StemliveError) as exc:
             raise ValueError(f"not a stemlive mixer preset: {exc}") from None
+
+
+def _db_json(x: float) -> float | None:
+    return None if x == -math.inf else x
 
 
 def _clamp_db(db: float) -> float:

@@ -118,8 +118,9 @@ class SettingsStore:
             raw = json.loads(self.q.value("presets/user") or "{}")
         except ValueError:
             raw = {}
-        # A preset is the mix, not the bypass or master level of the moment.
-        raw[name] = MixState(mix.strips).to_json()
+        # A preset is the mix (faders, effects, key, routing), not the bypass or master level
+        # of the moment.
+        raw[name] = MixState(mix.strips, fx=mix.fx, key=mix.key, routing=mix.routing).to_json()
         self.q.setValue("presets/user", json.dumps(raw))
 
     # -- MIDI ---------------------------------------------------------------------

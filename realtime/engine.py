@@ -45,6 +45,7 @@ from realtime.player import FilePlayer
 from realtime.recorder import Recorder, new_take_folder
 from realtime.resample import Resampler
 from realtime.ring import DelayLine, RingBuffer
+from realtime.split_stream import SplitStream
 
 CHANNELS = 2
 FADE_S = 0.003  # wet/dry crossfade when the worker is late, and back
@@ -291,6 +292,11 @@ class Engine:
             if in_dev is not None and out_dev is not None:
                 self._in_ch = min(CHANNELS, in_dev.inputs)
                 self._out_ch = self._out_channels(out_dev)
+                if self._via_pulse:  # a duplex stream there loses seconds: see split_stream.py
+                    return SplitStream(
+                        sd, (in_dev.index, out_dev.index), (self._in_ch, self._out_ch),
+                        callback=self._callback, **kwargs,
+                    )  # fmt: skip
                 return sd.Stream(
                     device=(in_dev.index, out_dev.index),
                     channels=(self._in_ch, self._out_ch),
