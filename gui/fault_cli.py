@@ -346,9 +346,7 @@ def fault_jackrestart(args: argparse.Namespace) -> dict:
         folder, recorded = s.stop_recording()
     finally:
         s.close(args.screenshot)
-    readback = _take_seconds(folder)
-    if not args.record_dir:
-        shutil.rmtree(root, ignore_errors=True)
+    readback = _read_take(folder, root, args.record_dir)
     return {
         "restarts": args.restarts,
         "down_s": args.down,
@@ -363,10 +361,13 @@ def fault_jackrestart(args: argparse.Namespace) -> dict:
     }
 
 
-def _take_seconds(folder: Path) -> float:
+def _read_take(folder: Path, root: Path, keep: str | None) -> float:
+    """Seconds the take's mix reads back; its temporary folder removed unless kept."""
     import soundfile as sf
 
     info = sf.info(str(folder / "mix.wav"))
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
     return info.frames / info.samplerate
 
 
@@ -404,9 +405,7 @@ def soak(args: argparse.Namespace) -> dict:
         restarts = w.engine_restarts
     finally:
         s.close(args.screenshot)
-    take = _take_seconds(folder)
-    if not args.record_dir:
-        shutil.rmtree(root, ignore_errors=True)
+    take = _read_take(folder, root, args.record_dir)
     return {
         "minutes": args.minutes,
         "fps": frames / wall,
