@@ -210,6 +210,8 @@ class EngineAdapter:
             worker_load=s.worker_load,
             worker_p50_ms=s.worker_p50_ms,
             worker_p99_ms=s.worker_p99_ms,
+            gc_max_ms=s.gc_max_ms,
+            gc_full=s.gc_full,
             xruns=s.xruns,
             misses=s.misses,
             position_s=s.position_s,

@@ -89,6 +89,8 @@ class GuiSnapshot:
     worker_load: float = 0.0  # fraction of real time the worker spends computing
     worker_p50_ms: float = 0.0
     worker_p99_ms: float = 0.0
+    gc_max_ms: float = 0.0  # the engine process's longest garbage-collector pause
+    gc_full: int = 0  # ... and its full passes, since the stream started
     xruns: int = 0
     misses: int = 0
     position_s: float = 0.0

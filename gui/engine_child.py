@@ -93,9 +93,11 @@ class EngineChild:
                         self._jobs.put((req, method, args))
                 else:
                     self.send(("reply", req, False, ("ValueError", f"no engine call {method}")))
-            elif kind == "attach":
+            elif kind == "attach":  # the window's engine now (a warm spare stays ordinary)
                 from gui.engine_shm import SnapshotBlock
+                from realtime.engine import raise_threads
 
+                raise_threads()  # the threads so far; the publisher, started here, inherits it
                 self._block = SnapshotBlock.attach(msg[1], msg[2])
                 threading.Thread(target=self._publish, name="stemlive-publish", daemon=True).start()
         self._stop = True

@@ -418,6 +418,8 @@ def soak(args: argparse.Namespace) -> dict:
         "worker_p99_ms": statistics.median(p99s),  # of the p99s of each second's last 1024
         "worker_p99_max_ms": max(p99s),
         "worker_load": last.worker_load,
+        "gc_max_ms": last.gc_max_ms,  # since the stream started (restarts reset it)
+        "gc_full": last.gc_full,
         "engine_cpu": cpu / wall if cpu >= 0 else None,  # the engine process, 1.0 = one core
         "engine_restarts": restarts,
         "take_s": take,
