@@ -163,6 +163,7 @@ class EngineChild:
         block = self._block
         next_t = time.perf_counter()
         while not self._stop:
+            block.beat()  # the window's watchdog: this process still runs
             try:
                 block.write(self.adapter.snapshot())
                 events = self.adapter.poll_events()

@@ -21,7 +21,10 @@ from gui.engine_shm import SnapshotBlock
 from model.errors import StemliveError
 
 HELLO_TIMEOUT_S = 120.0  # the model loads (first forkserver start: torch imports too)
-CALL_TIMEOUT_S = 120.0  # a start exports and warms the model; a machine may be loaded
+CALL_TIMEOUT_S = 120.0
+# An attached engine whose publishing loop has not turned for this long hangs (a deadlock,
+# a plug-in that never returns, SIGSTOP): it is killed, and its death starts the recovery.
+HANG_S = 3.0  # a start exports and warms the model; a machine may be loaded
 _PRELOAD = ["gui.engine_child", "gui.engine_adapter", "gui.engine_shm", "model.onnx_step"]
 
 
@@ -56,6 +59,9 @@ class EngineLink:
         self.model_key = model_for(settings)
         self.block: SnapshotBlock | None = None
         self.dead = False
+        self.hung = False  # killed by the watchdog (see HANG_S)
+        self._closing = False
+        self._watcher: threading.Thread | None = None
         self.exitcode: int | None = None
         self.died_at = 0.0
         self._send_lock = threading.Lock()
@@ -92,6 +98,21 @@ class EngineLink:
         """Give the child a shared-memory block to publish snapshots into."""
         self.block = SnapshotBlock.create(self.sources)
         self.send(("attach", self.block.name, self.sources))
+        self._watcher = threading.Thread(target=self._watch, name="stemlive-engine-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        """Kill the process if its publishing loop stops turning for HANG_S."""
+        block, last, since = self.block, -1, time.monotonic()
+        while not (self.dead or self._closing):
+            beat, now = block.heartbeat, time.monotonic()
+            if beat != last:
+                last, since = beat, now
+            elif now - since > HANG_S:
+                self.hung = True
+                self.kill()
+                return
+            time.sleep(0.1)
 
     def send(self, msg: tuple) -> None:
         if self.dead:
@@ -148,6 +169,9 @@ class EngineLink:
     def close(self, timeout: float = 5.0) -> None:
         """End the process: closing the pipe makes it stop the engine and exit."""
         self._on_death = lambda _child: None
+        self._closing = True
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(1.0)  # it reads the block: done before the block goes
         with contextlib.suppress(OSError):
             self.conn.close()
         self.proc.join(timeout)

@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gui.engine_api import DeviceChoice, EngineEvent, EngineSettings, GuiSnapshot, model_for
-from gui.engine_link import CALL_TIMEOUT_S, EngineGone, EngineLink, context
+from gui.engine_link import CALL_TIMEOUT_S, HANG_S, EngineGone, EngineLink, context
 from model.errors import StemliveError
 from realtime.fx import ChainSpec, with_slot
 from realtime.mixer import Mixer
@@ -128,6 +128,8 @@ class EngineProcess:
             return
         code = child.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        if child.hung:
+            how = f"it stopped answering for {HANG_S:g} s and was killed"
         self._events.append(
             EngineEvent("engine-lost", f"The audio engine process stopped ({how}); restarting it")
         )

@@ -30,12 +30,18 @@ class _Job(QRunnable):
         try:
             result = self.fn()
         except StemliveError as exc:  # meant for the user as it is
-            self.signals.failed.emit(self.name, str(exc))
+            self._emit(self.signals.failed, str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill Qt
             traceback.print_exc()
-            self.signals.failed.emit(self.name, f"{type(exc).__name__}: {exc}")
+            self._emit(self.signals.failed, f"{type(exc).__name__}: {exc}")
         else:
-            self.signals.done.emit(self.name, result)
+            self._emit(self.signals.done, result)
+
+    def _emit(self, signal, value) -> None:
+        try:
+            signal.emit(self.name, value)
+        except RuntimeError:  # the window closed while this ran: nobody is left to tell
+            pass
 
 
 class EngineRunner(QObject):

@@ -9,7 +9,7 @@ or changed tries again, so it never returns a torn frame.
 
 Layout (``k`` source, ``t`` column, ``f`` bin)::
 
-    u64 seq | u64 meta bytes | u64 has spectrogram | u64 spare
+    u64 seq | u64 meta bytes | u64 has spectrogram | u64 heartbeat
     f32 columns[k, t, f] | f32 freqs[f] | meta JSON (up to META_BYTES)
 """
 
@@ -89,7 +89,16 @@ class SnapshotBlock:
         head[2] = int(has)
         head[0] += 1  # even: done
 
+    def beat(self) -> None:
+        """Count one turn of the publishing loop, whether or not it could write a frame."""
+        self._head[3] += 1
+
     # -- the window's side ---------------------------------------------------------------
+    @property
+    def heartbeat(self) -> int:
+        """Turns of the engine's publishing loop so far: still means the engine hangs."""
+        return int(self._head[3])
+
     def read(self, tries: int = 20) -> GuiSnapshot:
         """The latest complete snapshot (the previous one if the writer kept it busy)."""
         head = self._head

@@ -57,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     k.add_argument("--kills", type=int, default=3, help="how many times (default 3)")
     k.add_argument("--every", type=float, default=5.0, help="seconds between kills")
     k.add_argument("--record-dir", metavar="DIR", help="keep the takes here (default: temp)")
+    k.add_argument(
+        "--hang", action="store_true",
+        help="SIGSTOP instead: the engine hangs; the window's watchdog must kill it",
+    )  # fmt: skip
     k.set_defaults(func=_run_kill)
     f = sub.add_parser("flood", help="every fader moves on every frame during playback")
     common(f)
@@ -199,8 +203,11 @@ def _run_kill(args: argparse.Namespace) -> int:
 
 
 def fault_kill(args: argparse.Namespace) -> dict:
-    """Kill the engine ``args.kills`` times mid-recording; what the window and the takes show."""
+    """Kill (``--hang``: stop) the engine ``args.kills`` times mid-recording; what the window
+    and the takes show."""
     import soundfile as sf
+
+    from gui.engine_link import HANG_S
 
     if args.kills < 1 or args.every < 1.0:
         raise StemliveError("--kills must be 1 or more and --every 1 s or more")
@@ -216,9 +223,11 @@ def fault_kill(args: argparse.Namespace) -> dict:
             s.pump(args.every)
             s.pump(120.0, lambda: w.engine.spare_ready, "a warm spare process")
             restarts, t_kill = w.engine_restarts, time.monotonic()
-            os.kill(w.engine.pid, signal.SIGKILL)
-            lost.append(s.pump(5.0, lambda: "stopped" in w.engine_notice.text(), "the notice"))
-            s.pump(10.0, lambda r=restarts: w.engine_restarts > r, "the restart")
+            os.kill(w.engine.pid, signal.SIGSTOP if args.hang else signal.SIGKILL)
+            lost.append(
+                s.pump(5.0 + HANG_S, lambda: "stopped" in w.engine_notice.text(), "the notice")
+            )
+            s.pump(10.0 + HANG_S, lambda r=restarts: w.engine_restarts > r, "the restart")
             back.append(time.monotonic() - t_kill)
             takes.append((take, t_kill - started))
             take, started = w.engine.take, w.engine.take_started

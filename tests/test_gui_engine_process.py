@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from gui.engine_api import EngineSettings, GuiSnapshot, Levels
+from gui.engine_link import HANG_S
 from gui.engine_process import EngineProcess
 from gui.engine_shm import BINS, HISTORY, SnapshotBlock
 from gui.main_window import MainWindow
@@ -106,6 +107,34 @@ def test_parameters_are_mirrored_and_coalesced():
     finally:
         engine.close()
     assert not engine._child.proc.is_alive()
+
+
+def test_a_hung_engine_is_killed_and_restarted_with_its_state():
+    engine = EngineProcess(EngineSettings(), preset="tiny", spare=False)
+    try:
+        engine.set_gain_db("vocals", -9.0)
+        engine.set_mute("bass", True)
+        time.sleep(0.5)
+        old = engine._child
+        os.kill(old.pid, signal.SIGSTOP)  # alive, but answers nothing: as a deadlock would
+        stopped = time.monotonic()
+        events: list = []
+        deadline = stopped + HANG_S + 30.0
+        while time.monotonic() < deadline and not any(
+            e.kind == "engine-restarted" for e in events
+        ):
+            events += engine.poll_events()
+            time.sleep(0.05)
+        lost = [e for e in events if e.kind == "engine-lost"]
+        assert lost and "stopped answering" in lost[0].message, events
+        assert any(e.kind == "engine-restarted" for e in events), events
+        assert engine.pid != old.pid and old.hung
+        assert not old.proc.is_alive()  # killed, not left stopped
+        assert old.died_at - stopped >= HANG_S - 0.2  # not before it was overdue
+        state = engine.engine_state()
+        assert state["gain_db"]["vocals"] == pytest.approx(-9.0) and state["mute"]["bass"]
+    finally:
+        engine.close()
 
 
 @pytest.mark.jack
