@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import threading
+import time
 
 import numpy as np
 
@@ -75,9 +76,13 @@ class JackStream:
         self._in = np.zeros((cap, max(1, len(in_names))), np.float32)
         self._out = np.zeros((cap, max(1, len(out_names))), np.float32)
         self._user_callback = callback
+        self._exit = jack.CallbackExit()
         self._finished = finished_callback
         self._xrun = False
         self._active = False
+        self._quit = False  # the next cycle ends the process thread (see abort)
+        self._ended = threading.Event()
+        self._period_s = c.blocksize / rate
         self.latency = (0.0, 0.0)
         c.set_process_callback(self._process)
         c.set_xrun_callback(self._on_xrun)
@@ -90,6 +95,9 @@ class JackStream:
 
     # -- JACK's real-time thread: copy in, call the engine, copy out ------------------
     def _process(self, frames: int) -> None:
+        if self._quit:
+            self._ended.set()
+            raise self._exit  # JACK deactivates the client and ends this thread itself
         indata = self._in[:frames, : len(self._inports)] if self._inports else None
         for i, port in enumerate(self._inports):
             indata[:, i] = port.get_array()
@@ -128,9 +136,22 @@ class JackStream:
         )
 
     def abort(self) -> None:
+        """Stop the process callback, then deactivate.
+
+        ``jack_deactivate`` cancels the process thread (pthread_cancel in JACK2); a
+        thread cancelled inside Python (waiting for the interpreter lock, at the
+        start of a cycle) dies holding the lock's mutex, and the whole process hangs
+        (seen: 1 ``play`` in ~10 on a loaded machine, stuck on Ctrl-C). So the thread
+        is asked to end itself first: its next cycle raises ``CallbackExit`` and JACK
+        deactivates the client and ends the thread outside Python. Without cycles (a
+        stopped server) it is deactivated after a few periods, as before.
+        """
         if self._active:
             self._active = False
-            self.client.deactivate()
+            self._quit = True
+            if self._ended.wait(max(0.2, 8 * self._period_s)):
+                time.sleep(2 * self._period_s)  # JACK's own deactivation, just after
+            self.client.deactivate()  # at once when JACK did it already
 
     stop = abort
 
