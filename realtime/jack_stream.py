@@ -82,7 +82,6 @@ class JackStream:
         self._active = False
         self._quit = False  # the next cycle ends the process thread (see abort)
         self._ended = threading.Event()
-        self._abandoned = False  # stopped without JACK's help: the client is left open
         self._period_s = c.blocksize / rate
         self.latency = (0.0, 0.0)
         c.set_process_callback(self._process)
@@ -145,26 +144,20 @@ class JackStream:
         (seen: 1 ``play`` in ~10 on a loaded machine, stuck on Ctrl-C). So the thread
         is asked to end itself first: its next cycle raises ``CallbackExit`` and JACK
         deactivates the client and ends the thread outside Python. Without cycles (a
-        stopped server, or a thread that cannot get into Python) the client is left open for
-        the process's exit rather than cancelled.
+        stopped server) it is deactivated after a few periods, as before.
         """
         if self._active:
             self._active = False
             self._quit = True
-            if not self._ended.wait(max(0.5, 8 * self._period_s)):
-                # No cycle came (a stopped server), or it could not get into Python: do not
-                # risk the cancellation; the client is left to the process's exit.
-                self._abandoned = True
-                return
-            time.sleep(2 * self._period_s)  # JACK's own deactivation, just after
-            self.client.deactivate()  # at once: JACK did it already
+            if self._ended.wait(max(0.2, 8 * self._period_s)):
+                time.sleep(2 * self._period_s)  # JACK's own deactivation, just after
+            self.client.deactivate()  # at once when JACK did it already
 
     stop = abort
 
     def close(self) -> None:
         self.abort()
-        if not self._abandoned:
-            self.client.close()
+        self.client.close()
 
 
 def server_running() -> bool:
