@@ -21,10 +21,10 @@ from gui.engine_shm import SnapshotBlock
 from model.errors import StemliveError
 
 HELLO_TIMEOUT_S = 120.0  # the model loads (first forkserver start: torch imports too)
-CALL_TIMEOUT_S = 120.0
+CALL_TIMEOUT_S = 120.0  # a start exports and warms the model; a machine may be loaded
 # An attached engine whose publishing loop has not turned for this long hangs (a deadlock,
 # a plug-in that never returns, SIGSTOP): it is killed, and its death starts the recovery.
-HANG_S = 3.0  # a start exports and warms the model; a machine may be loaded
+HANG_S = 3.0
 _PRELOAD = ["gui.engine_child", "gui.engine_adapter", "gui.engine_shm", "model.onnx_step"]
 
 
@@ -98,7 +98,9 @@ class EngineLink:
         """Give the child a shared-memory block to publish snapshots into."""
         self.block = SnapshotBlock.create(self.sources)
         self.send(("attach", self.block.name, self.sources))
-        self._watcher = threading.Thread(target=self._watch, name="stemlive-engine-watch", daemon=True)
+        self._watcher = threading.Thread(
+            target=self._watch, name="stemlive-engine-watch", daemon=True
+        )
         self._watcher.start()
 
     def _watch(self) -> None:

@@ -120,9 +120,7 @@ def test_a_hung_engine_is_killed_and_restarted_with_its_state():
         stopped = time.monotonic()
         events: list = []
         deadline = stopped + HANG_S + 30.0
-        while time.monotonic() < deadline and not any(
-            e.kind == "engine-restarted" for e in events
-        ):
+        while time.monotonic() < deadline and not any(e.kind == "engine-restarted" for e in events):
             events += engine.poll_events()
             time.sleep(0.05)
         lost = [e for e in events if e.kind == "engine-lost"]
