@@ -347,7 +347,7 @@ class Engine:
         outs = [f"{p}_{side}" for p in settings.output_pairs for side in "LR"] if out_dev else []
         ins = ["in_L", "in_R"] if in_dev is not None else []
         self._in_ch, self._out_ch = len(ins) or CHANNELS, len(outs)
-        stream = JackStream(ins, outs, rate, settings.block_size, self._callback, self._on_finished)
+        stream = JackStream(ins, outs, rate, settings.block_size, self._callback)
         self._output_ports = tuple(stream.out_port_names)
         return stream
 

@@ -53,7 +53,6 @@ class JackStream:
         rate: int,
         block_size: int,
         callback,
-        finished_callback=None,
         connect_main: bool = True,
     ) -> None:
         jack = _jack_module()
@@ -77,16 +76,19 @@ class JackStream:
         self._out = np.zeros((cap, max(1, len(out_names))), np.float32)
         self._user_callback = callback
         self._exit = jack.CallbackExit()
-        self._finished = finished_callback
-        self._xrun = False
+        self._next_frame = -1  # where the next cycle starts if none is lost (xrun check)
         self._active = False
         self._quit = False  # the next cycle ends the process thread (see abort)
         self._ended = threading.Event()
         self._period_s = c.blocksize / rate
         self.latency = (0.0, 0.0)
+        # Only the process callback runs Python. JACK2 cancels its client threads
+        # (pthread_cancel) at deactivate and close; one cancelled while it waits for the
+        # interpreter lock dies holding the lock's mutex and hangs the process. So there
+        # is no xrun or shutdown callback (they run on JACK's notification thread, which
+        # close cancels): a lost cycle is seen in the frame times below, a lost server
+        # by the engine's worker when the cycles stop.
         c.set_process_callback(self._process)
-        c.set_xrun_callback(self._on_xrun)
-        c.set_shutdown_callback(self._on_shutdown)
 
     @property
     def out_port_names(self) -> list[str]:
@@ -102,18 +104,12 @@ class JackStream:
         for i, port in enumerate(self._inports):
             indata[:, i] = port.get_array()
         outdata = self._out[:frames, : len(self._outports)] if self._outports else None
-        status, self._xrun = self._xrun, False
+        start = self.client.last_frame_time
+        status = self._next_frame >= 0 and start != self._next_frame  # cycles were lost
+        self._next_frame = (start + frames) & 0xFFFFFFFF  # jack_nframes_t wraps
         self._user_callback(indata, outdata, frames, None, status)
         for i, port in enumerate(self._outports):
             port.get_array()[:] = outdata[:, i]
-
-    def _on_xrun(self, _delay: float) -> None:
-        self._xrun = True
-
-    def _on_shutdown(self, _status, _reason: str) -> None:
-        self._active = False
-        if self._finished is not None:
-            self._finished()
 
     # -- control (the engine's thread) ------------------------------------------------
     def start(self) -> None:

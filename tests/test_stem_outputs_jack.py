@@ -10,6 +10,7 @@ at the level its stem (or mix) gives it.
 from __future__ import annotations
 
 import signal
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,36 @@ def test_every_stem_pair_gets_the_click_at_the_same_sample(tmp_path):
             # The same sample on every port, at the level its stem gives the click.
             assert where[j] == where[0], (port, where.tolist())
             assert level[j] == pytest.approx(LEVELS[pair] * level[0], rel=0.03), (port, level)
+
+
+def test_a_lost_jack_cycle_is_an_xrun_and_abort_ends_the_process_thread_itself():
+    """Our JACK client sees lost cycles in its own frame times (no notification-thread
+    callback runs Python, see ``realtime.jack_stream``) and its process thread ends
+    itself before deactivate, so JACK never cancels it inside Python."""
+    from realtime.jack_stream import JackStream
+
+    calls: list[bool] = []
+    late_at = 40
+
+    def callback(indata, outdata, frames, _time, status) -> None:
+        calls.append(bool(status))
+        outdata[:] = indata[:frames, :1]
+        if len(calls) == late_at:
+            time.sleep(0.05)  # ~10 periods of 5.3 ms: the server goes on without us
+
+    with dummy_server("stemlive-xrun", rate=RATE, period=256):
+        stream = JackStream(["in_L"], ["out_L"], RATE, 256, callback, connect_main=False)
+        try:
+            stream.start()
+            wait_for(lambda: len(calls) > late_at + 40, 20, "cycles after the late one")
+            stream.abort()
+            ended = stream._ended.is_set()
+            n = len(calls)
+            time.sleep(0.1)
+            after = len(calls)
+        finally:
+            stream.close()
+    assert not any(calls[:late_at]), calls[:late_at]  # on time: no xrun
+    assert any(calls[late_at : late_at + 3]), calls[late_at : late_at + 5]  # the lost cycles
+    assert not any(calls[late_at + 5 :]), calls[late_at + 5 :]  # back on time
+    assert ended and after == n  # the thread ended itself; no cycle after abort
