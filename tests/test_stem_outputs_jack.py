@@ -10,9 +10,9 @@ at the level its stem (or mix) gives it.
 from __future__ import annotations
 
 import signal
-import time
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
