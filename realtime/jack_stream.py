@@ -139,13 +139,14 @@ class JackStream:
         start of a cycle) dies holding the lock's mutex, and the whole process hangs
         (seen: 1 ``play`` in ~10 on a loaded machine, stuck on Ctrl-C). So the thread
         is asked to end itself first: its next cycle raises ``CallbackExit`` and JACK
-        deactivates the client and ends the thread outside Python. Without cycles (a
-        stopped server) it is deactivated after a few periods, as before.
+        deactivates the client and ends the thread outside Python. The wait is long (1 s)
+        because a thread that is slow to get the lock is exactly the one not to cancel;
+        without cycles (a stopped server) the client is deactivated after it.
         """
         if self._active:
             self._active = False
             self._quit = True
-            if self._ended.wait(max(0.2, 8 * self._period_s)):
+            if self._ended.wait(max(1.0, 8 * self._period_s)):
                 time.sleep(2 * self._period_s)  # JACK's own deactivation, just after
             self.client.deactivate()  # at once when JACK did it already
 
