@@ -180,3 +180,60 @@ def test_batches_from_comma_separated_vocal_folders(
         assert np.isfinite(stems).all() and (np.abs(resid[backed]).max(axis=(1, 2)) > 1e-3).all()
     with pytest.raises(StemliveError, match="has a backing.wav"):
         make_batch(corpus, replace(cfg, vocal_root=str(voice_only)), 0)
+
+
+@pytest.fixture(scope="module")
+def guitars(tmp_path_factory) -> Path:
+    """Two ``<song>/guitar.wav`` as `stemlive data real` writes them: a 1 kHz tone that
+    starts after a second of silence (the energy floor must skip the silence)."""
+    root = tmp_path_factory.mktemp("guitars")
+    t = np.arange(3 * SR) / SR
+    for k in range(2):
+        x = 0.2 * np.sign(np.sin(2 * np.pi * 1000.0 * t)) * (t > 1.0)
+        (root / f"song{k}").mkdir()
+        sf.write(root / f"song{k}" / "guitar.wav", np.stack([x, x], 1), SR, "PCM_16")
+    return root
+
+
+def _tone_share(x: np.ndarray, f: float = 1000.0) -> float:
+    """The share of (c, n)'s energy within 20 Hz of ``f`` and its odd harmonics up to 5f."""
+    spec = np.abs(np.fft.rfft(x.mean(0))) ** 2
+    freqs = np.fft.rfftfreq(x.shape[-1], 1 / SR)
+    near = sum((np.abs(freqs - k * f) < 20) for k in (1, 3, 5))
+    return float(spec[near > 0].sum() / (spec.sum() + 1e-12))
+
+
+def test_real_instruments_join_the_other_stem_and_only_it(corpus: Corpus, guitars: Path) -> None:
+    base = DataConfig(root="", segment_seconds=0.5, batch_size=3, p_silence=0.0,
+                      p_band_limit=1e-9, carry_segments=1)  # fmt: skip
+    with_guitar = replace(base, other_root=str(guitars), p_real_other=1.0)
+    a = make_batch(corpus, base, 0)  # every stem known: arrays, no residual
+    b = make_batch(corpus, with_guitar, 0)
+    for i in range(3):
+        scale = np.sqrt((b[i, 0] ** 2).mean() / (a[i, 0] ** 2).mean())  # the peak rescaling
+        for s in range(3):  # vocals, bass, drums: the same draws, only rescaled
+            np.testing.assert_allclose(b[i, s], scale * a[i, s], atol=1e-5)
+        added = b[i, 3] - scale * a[i, 3]
+        assert np.sqrt((added**2).mean()) > 0.1 * np.sqrt((b[i, :3] ** 2).mean())
+        assert _tone_share(added) > 0.5  # the guitar (sometimes coloured), not silence or noise
+        assert _tone_share(a[i, 3]) < 0.05
+
+
+def test_real_instruments_under_a_real_backing_join_the_unknown_rest(
+    corpus: Corpus, mir1k: Path, guitars: Path
+) -> None:
+    cfg = DataConfig(root="", segment_seconds=0.5, batch_size=2, vocal_root=str(mir1k),
+                     p_real_backing=1.0, other_root=str(guitars), p_real_other=1.0,
+                     carry_segments=1)  # fmt: skip
+    stems, resid, known = make_batch(corpus, cfg, 0)
+    assert not stems[:, 1:].any()  # nothing labelled but the voice
+    assert all(_tone_share(r) > 0.2 for r in resid)  # the guitar is in the residual
+
+
+def test_real_instruments_need_their_folder(tmp_path: Path, corpus: Corpus) -> None:
+    with pytest.raises(StemliveError, match="other_root"):
+        DataConfig(p_real_other=0.5)
+    cfg = DataConfig(root="", segment_seconds=0.5, batch_size=1, other_root=str(tmp_path),
+                     p_real_other=0.5, carry_segments=1)  # fmt: skip
+    with pytest.raises(StemliveError, match="stemlive data real"):
+        make_batch(corpus, cfg, 0)

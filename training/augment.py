@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from training.real_vocals import VocalCorpus, band_limit, rms, vocal_chain
+from training.real_vocals import InstrumentCorpus, VocalCorpus, band_limit, rms, vocal_chain
 from training.synth import effects as fx
 
 STEMS = ("vocals", "bass", "drums", "other")
 _VOCALS: dict[str, VocalCorpus] = {}
+_INSTRUMENTS: dict[str, InstrumentCorpus] = {}
 
 
 def vocal_corpus(roots: str) -> VocalCorpus:
@@ -26,6 +27,30 @@ def vocal_corpus(roots: str) -> VocalCorpus:
     if key not in _VOCALS:
         _VOCALS[key] = VocalCorpus(folders, "train")
     return _VOCALS[key]
+
+
+def instrument_corpus(roots: str) -> InstrumentCorpus:
+    """The real instrument recordings of comma-separated folders, loaded once per process."""
+    folders = [r.strip() for r in roots.split(",") if r.strip()]
+    key = ",".join(str(Path(r).resolve()) for r in folders)
+    if key not in _INSTRUMENTS:
+        _INSTRUMENTS[key] = InstrumentCorpus(folders)
+    return _INSTRUMENTS[key]
+
+
+def real_instrument(
+    pool: InstrumentCorpus, rest: np.ndarray, cfg, rng: np.random.Generator, sample_rate: int
+) -> np.ndarray:
+    """A real instrument (c, n), sometimes coloured, -6..+6 dB against ``rest`` (c, n)."""
+    floor = 10 ** (cfg.min_rms_db / 20)
+    x = pool.segment(rng, rest.shape[-1], floor)
+    if rng.random() < 0.5:
+        x = x[::-1]
+    if rng.random() < 0.5:
+        x = colour(x, sample_rate, rng)
+    level = rms(rest)
+    level = (level if level > floor else 0.1) * 10 ** (rng.uniform(-6, 6) / 20)
+    return x * (level / (rms(x) + 1e-9))
 
 
 def speed_ratio(rng: np.random.Generator, p: float, semitones: float) -> float:
@@ -87,7 +112,9 @@ def partial_voices(
     v = STEMS.index("vocals")
     for i in range(stems.shape[0]):
         if known[i, v] and rng.random() < cfg.p_real_vocal + cfg.p_real_backing:
-            stems[i, v] = real_voice(voices, resid[i] + stems[i].sum(0) - stems[i, v], cfg, rng, sample_rate)
+            stems[i, v] = real_voice(
+                voices, resid[i] + stems[i].sum(0) - stems[i, v], cfg, rng, sample_rate
+            )
 
 
 def augment_batch(
@@ -103,8 +130,10 @@ def augment_batch(
     resid = np.zeros((b, c, n), np.float32)
     known = np.ones((b, s), np.float32)
     voices = vocal_corpus(cfg.vocal_root) if cfg.vocal_root else None
+    instruments = instrument_corpus(cfg.other_root) if cfg.p_real_other else None
+    extra = np.random.default_rng([*seed, 4])  # their own stream: the other draws stay the same
     floor = 10 ** (cfg.min_rms_db / 20)
-    v = STEMS.index("vocals")
+    v, o = STEMS.index("vocals"), STEMS.index("other")
     for i in range(b):
         if cfg.p_stem_fx:
             for j in range(s):
@@ -126,7 +155,16 @@ def augment_batch(
                 known[i] = 0.0
                 known[i, v] = 1.0
             elif u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0:
-                batch[i, v] = real_voice(voices, batch[i].sum(0) - batch[i, v], cfg, rng, sample_rate)
+                batch[i, v] = real_voice(
+                    voices, batch[i].sum(0) - batch[i, v], cfg, rng, sample_rate
+                )
+        if instruments is not None and extra.random() < cfg.p_real_other:
+            rest = batch[i].sum(0) + resid[i] - batch[i, v]
+            played = real_instrument(instruments, rest, cfg, extra, sample_rate)
+            if known[i, o]:
+                batch[i, o] += played
+            else:  # a real voice over its own backing: the guitar joins the unknown rest
+                resid[i] += played
         if cfg.p_band_limit and rng.random() < cfg.p_band_limit:
             cutoff = rng.uniform(6500, 8000)
             batch[i] = band_limit(batch[i], sample_rate, cutoff)

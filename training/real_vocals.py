@@ -179,6 +179,44 @@ class VocalCorpus:
         return voice, back
 
 
+class InstrumentCorpus:
+    """Real instrument recordings: every ``<root>/*/guitar.wav`` of one or more folders
+    (``stemlive data real`` writes the Frets on Fire songs' guitars so), (n, c) int16,
+    memory-mapped."""
+
+    def __init__(self, roots: list[str | Path]) -> None:
+        from training.train_data import _read_int16
+
+        self.tracks: list[np.ndarray] = []
+        for r in roots:
+            for path in sorted(Path(r).glob("*/guitar.wav")):
+                x, sr = _read_int16(path)
+                if sr != SAMPLE_RATE:
+                    raise StemliveError(f"{path} is at {sr} Hz, expected {SAMPLE_RATE}")
+                self.tracks.append(x if x.shape[1] == 2 else np.repeat(x[:, :1], 2, 1))
+        if not self.tracks:
+            raise StemliveError(
+                f"no <song>/guitar.wav under {', '.join(map(str, roots))}: make them with "
+                "`stemlive data real --out DIR` (Debian's Frets on Fire song packs)"
+            )
+
+    def segment(self, rng: np.random.Generator, n: int, floor_rms: float, tries: int = 6):
+        """A random (2, n) float32 segment where the instrument plays (best of ``tries``)."""
+        best, best_rms = np.zeros((2, n), np.float32), -1.0
+        for _ in range(tries):
+            x = self.tracks[int(rng.integers(len(self.tracks)))]
+            start = int(rng.integers(max(1, len(x) - n + 1)))
+            seg = np.zeros((2, n), np.float32)
+            part = x[start : start + n].T
+            seg[:, : part.shape[1]] = part / 32768.0
+            level = float(np.sqrt(np.mean(seg**2)))
+            if level > best_rms:
+                best, best_rms = seg, level
+            if level >= floor_rms:
+                break
+        return best
+
+
 # -- a record's vocal chain ----------------------------------------------------------------
 
 

@@ -83,6 +83,8 @@ def _train(args: argparse.Namespace) -> int:
             ("p_stem_fx", args.p_stem_fx),
             ("p_speed", args.p_speed),
             ("p_band_limit", args.p_band_limit),
+            ("other_root", args.others),
+            ("p_real_other", args.p_real_other),
             ("partial_root", args.partial),
             ("partial_batch", args.partial_batch),
         )
@@ -417,6 +419,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--p-speed", type=float, help="chance per stem of a pitch/tempo change")
     p.add_argument("--p-band-limit", type=float, help="chance an item is low-passed at 6.5-8 kHz")
+    p.add_argument(
+        "--others",
+        metavar="DIRS",
+        help="real instruments for the other stem: comma-separated folders of "
+        "<song>/guitar.wav (`stemlive data real` writes DIR/unlabeled so)",
+    )
+    p.add_argument(
+        "--p-real-other", type=float, help="chance an item's other stem gets a real instrument"
+    )
     p.add_argument(
         "--partial",
         metavar="DIR",

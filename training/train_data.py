@@ -66,10 +66,18 @@ class DataConfig:
     p_speed: float = 0.0
     speed_semitones: float = 2.0
     p_band_limit: float = 0.0
+    # Real recorded instruments in "other": one or more comma-separated folders whose
+    # <song>/guitar.wav (``stemlive data real``: the Frets on Fire songs' guitar, recorded
+    # apart from the backing) is added, with chance p_real_other per item, to the item's
+    # "other" stem (or to its unlabelled residual), -6..+6 dB against the rest. Real
+    # distorted guitar is what the generator's songs lack and what real records are
+    # full of; labels stay exact.
+    other_root: str = ""
+    p_real_other: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
-                     "p_band_limit", "p_silence", "p_swap"):  # fmt: skip
+                     "p_band_limit", "p_silence", "p_swap", "p_real_other"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
@@ -77,6 +85,11 @@ class DataConfig:
             raise StemliveError(
                 "real vocals (p_real_vocal, p_real_backing) need vocal_root: folders made "
                 "by `stemlive data mir1k` or `stemlive data sung-speech`, comma-separated"
+            )
+        if self.p_real_other and not self.other_root:
+            raise StemliveError(
+                "real instruments (p_real_other) need other_root: folders of "
+                "<song>/guitar.wav made by `stemlive data real`, comma-separated"
             )
 
     @property
@@ -280,7 +293,9 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
     batch = np.zeros((cfg.batch_size, len(STEMS), 2, n), np.float32)
     # Its own generator, so that the mixtures drawn are the same whatever p_mono is.
     mono = np.random.default_rng([*seed, 1]).random(cfg.batch_size) < cfg.p_mono
-    augmented = bool(cfg.p_stem_fx or cfg.p_speed or cfg.vocal_root or cfg.p_band_limit)
+    augmented = bool(
+        cfg.p_stem_fx or cfg.p_speed or cfg.vocal_root or cfg.p_band_limit or cfg.p_real_other
+    )
     # Pitch/tempo changes draw from their own generator too.
     speed = np.random.default_rng([*seed, 3]) if cfg.p_speed else None
     if speed is not None:
