@@ -97,3 +97,13 @@ def wait_for(pred, timeout: float, what: str, poll: float = 0.05) -> None:
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(poll)
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that a test stops with Ctrl-C (SIGINT): the signal back
+    to its default, as for a terminal's foreground job. A shell's background job (``make
+    test &``, ``nohup ... &``) starts with SIGINT ignored and its children inherit that,
+    so without this the child would never see the test's Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -22,7 +22,7 @@ import soundfile as sf
 from model.weights import save_model
 from realtime.jack import dummy_server
 from tests.separators import known_separator
-from tests.soundserver import wait_for
+from tests.soundserver import sigint_default, wait_for
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,10 @@ def test_every_stem_pair_gets_the_click_at_the_same_sample(tmp_path):
             "--stem-outputs", "--monitor-mix", "vocals=1,drums=0.5", "--model", str(weights),
             "--loop", "--seconds", "60",
         ]  # fmt: skip
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=jack.env, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=jack.env, stderr=subprocess.PIPE, text=True,
+            preexec_fn=sigint_default,
+        )  # fmt: skip
         try:
             wait_for(lambda: ports[-1] in jack.ports() or proc.poll() is not None, 60, "ports")
             assert proc.poll() is None, proc.stderr.read()
