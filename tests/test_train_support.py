@@ -231,3 +231,15 @@ def test_silent_stems_are_refused_with_their_files_named(tmp_path):
             silence(song, stem)
     with pytest.raises(StemliveError, match=r"every stem of every song in \S+ reads as silence"):
         Corpus(tmp_path, "train")
+
+
+def test_model_card_sources_name_every_data_set_with_its_licence() -> None:
+    from training.train_release import data_sources
+
+    data = {"vocal_root": "data/mir1k,data/sung_speech", "other_root": "data/real/unlabeled"}
+    state = {"config": {"data": {**data, "p_real_other": 0.4}}, "song_names": ["tim500000"]}
+    text = "\n".join(data_sources(state))
+    for needle in ("FluidR3", "TimGM6mb", "RESEARCH DATA", "LJSpeech", "CC BY-SA 3.0", "Muldjord"):
+        assert needle in text, needle
+    off = {"config": {"data": {**data, "p_real_other": 0.0}}, "song_names": ["song000000"]}
+    assert "Frets on Fire" not in "\n".join(data_sources(off))

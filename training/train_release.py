@@ -47,6 +47,13 @@ def data_sources(train_state: dict) -> list[str]:
             "LJSpeech 1.1 (public domain): 188 read utterances re-pitched onto melodies "
             "(`stemlive data sung-speech`)"
         )
+    if data.get("p_real_other") and data.get("other_root"):
+        out.append(
+            "Frets on Fire song packs (Debian fretsonfire-songs-muldjord, CC BY-SA 3.0: "
+            '"Armygeddon", "Chaos God", "Internal Degeneration", "Mutilated Mime" by '
+            "Muldjord (El Senator, www.muldjord.com); fretsonfire-songs-sectoid, MIT-style, "
+            'Carlos Viola Iborra): their guitar tracks as real instruments in "other"'
+        )
     if data.get("partial_root"):
         out.append(f"semi-supervised segments from {data['partial_root']}")
     if train_cfg.get("valid_root"):
