@@ -145,3 +145,24 @@ def test_evaluate_scores_a_model_and_baselines(tmp_path):
     )
     assert {f"from_{t}_db" for t in ("vocals", "bass", "drums", "other")} <= set(v)
     assert "own_coef" not in res["songs"]["song0"]["model"]["bass"]  # silent: no shares
+
+
+def test_instrumental_set_measures_the_vocals_leak(tmp_path) -> None:
+    """A separator whose vocals are 0.1 x the input leaks -20 dB of a song with no voice,
+    and its accompaniment (0.9 x) is 20 dB from the mixture."""
+    import soundfile as sf
+
+    from model.weights import save_model
+    from tests.separators import known_separator
+    from training.eval_suite import _vocal_leak
+    from training.real_vocals import HELD_OUT_SONGS
+
+    rng = np.random.default_rng(0)
+    for name in HELD_OUT_SONGS:
+        (tmp_path / name).mkdir()
+        x = 0.1 * rng.standard_normal((3 * 44100, 2))
+        sf.write(tmp_path / name / "mixture.wav", x, 44100, "FLOAT")
+    weights = save_model(known_separator((0.1, 0.2, 0.3, 0.4)).model, tmp_path / "known")
+    got = _vocal_leak(tmp_path, str(weights), 2.0)
+    assert got["vocal_leak_db"] == pytest.approx(-20.0, abs=0.3)
+    assert got["accompaniment"] == pytest.approx(20.0, abs=0.5)

@@ -237,3 +237,14 @@ def test_real_instruments_need_their_folder(tmp_path: Path, corpus: Corpus) -> N
                      p_real_other=0.5, carry_segments=1)  # fmt: skip
     with pytest.raises(StemliveError, match="stemlive data real"):
         make_batch(corpus, cfg, 0)
+
+
+def test_held_out_instrumentals_are_never_trained_on(tmp_path: Path, guitars: Path) -> None:
+    from training.real_vocals import HELD_OUT_SONGS, InstrumentCorpus
+
+    for name in HELD_OUT_SONGS:
+        (tmp_path / name).mkdir()
+        sf.write(tmp_path / name / "guitar.wav", np.full((SR, 2), 0.1), SR, "PCM_16")
+    with pytest.raises(StemliveError, match="guitar.wav"):
+        InstrumentCorpus([tmp_path])
+    assert len(InstrumentCorpus([tmp_path, guitars]).tracks) == 2  # only the two others

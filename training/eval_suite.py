@@ -40,7 +40,33 @@ SETS = (
              "data/mir1k_real", "test", "stemlive data unseen --mir1k data/mir1k"),
     SuiteSet("real", "real 4-stem clip (Falcon 69)", "data/real", "test",
              "stemlive data real --out data/real"),
+    SuiteSet("instrumental", "real instrumentals, no vocals (2 held-out Frets on Fire songs)",
+             "data/real", "unlabeled", "stemlive data real --out data/real"),
 )  # fmt: skip
+
+
+def _vocal_leak(folder: Path, weights: str | None, seconds: float) -> dict[str, float]:
+    """On real songs with no voice: the vocals estimate's level against the mixture (dB,
+    mean over songs; lower is better) and the accompaniment's SDR against the mixture."""
+    import soundfile as sf
+
+    from model.separator import Separator
+    from training.evaluate_metrics import sdr
+    from training.real_vocals import HELD_OUT_SONGS
+
+    sep = Separator.load(weights)
+    v = sep.stems.index("vocals")
+    leak, accomp = [], []
+    for name in HELD_OUT_SONGS:
+        path = folder / name / "mixture.wav"
+        if not path.is_file():
+            raise StemliveError(f"no {path}: make it with `stemlive data real --out data/real`")
+        frames = int(seconds * sf.info(path).samplerate) if seconds else -1
+        mix = sf.read(path, dtype="float32", always_2d=True, frames=frames)[0].T
+        out = sep.separate(mix)
+        leak.append(10 * np.log10(np.mean(out[v] ** 2) / np.mean(mix**2)))
+        accomp.append(sdr(mix, out.sum(0) - out[v]))
+    return {"vocal_leak_db": float(np.mean(leak)), "accompaniment": float(np.mean(accomp))}
 
 
 def _accompaniment_sdr(folder: Path, weights: str | None, seconds: float) -> dict[str, float]:
@@ -79,6 +105,8 @@ def run_suite(
         cfg = EvalConfig(s.root, s.split, weights, seconds=seconds, baselines=baselines)
         if s.key == "mir1k":
             result[s.key] = _accompaniment_sdr(Path(s.root) / s.split, weights, seconds)
+        elif s.key == "instrumental":
+            result[s.key] = _vocal_leak(Path(s.root) / s.split, weights, seconds or 60.0)
         else:
             summary = evaluate(cfg, log=log)["summary"]
             result[s.key] = {m: {k: v["sdr"] for k, v in summary[m].items()} for m in summary}
@@ -102,6 +130,12 @@ def suite_table(result: dict) -> str:
             lines.append(
                 f"| {s.title} | {r['vocals']:.2f} | accompaniment {r['accompaniment']:.2f} "
                 f"| | | | vocals over the mixture: {r['vocals'] - r['mix_vocals']:+.2f} |"
+            )
+            continue
+        if s.key == "instrumental":
+            lines.append(
+                f"| {s.title} | leak {r['vocal_leak_db']:.1f} dB | accompaniment "
+                f"{r['accompaniment']:.2f} | | | | lower leak is better |"
             )
             continue
         m, g = r["model"], r.get("gain_only", {})

@@ -179,10 +179,15 @@ class VocalCorpus:
         return voice, back
 
 
+# Frets on Fire songs never trained on (one per pack): `stemlive eval --suite`'s
+# "instrumental" set measures on them how much of a real instrumental the model calls vocals.
+HELD_OUT_SONGS = ("muldjord_mutilated_mime", "sectoid_feelings")
+
+
 class InstrumentCorpus:
     """Real instrument recordings: every ``<root>/*/guitar.wav`` of one or more folders
-    (``stemlive data real`` writes the Frets on Fire songs' guitars so), (n, c) int16,
-    memory-mapped."""
+    (``stemlive data real`` writes the Frets on Fire songs' guitars so) but the held-out
+    songs', (n, c) int16, memory-mapped."""
 
     def __init__(self, roots: list[str | Path]) -> None:
         from training.train_data import _read_int16
@@ -190,6 +195,8 @@ class InstrumentCorpus:
         self.tracks: list[np.ndarray] = []
         for r in roots:
             for path in sorted(Path(r).glob("*/guitar.wav")):
+                if path.parent.name in HELD_OUT_SONGS:
+                    continue
                 x, sr = _read_int16(path)
                 if sr != SAMPLE_RATE:
                     raise StemliveError(f"{path} is at {sr} Hz, expected {SAMPLE_RATE}")
