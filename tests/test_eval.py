@@ -148,8 +148,7 @@ def test_evaluate_scores_a_model_and_baselines(tmp_path):
 
 
 def test_instrumental_set_measures_the_vocals_leak(tmp_path) -> None:
-    """A separator whose vocals are 0.1 x the input leaks -20 dB of a song with no voice,
-    and its accompaniment (0.9 x) is 20 dB from the mixture."""
+    """A separator whose vocals are 0.1 x the input leaks -20 dB of a song with no voice."""
     import soundfile as sf
 
     from model.weights import save_model
@@ -165,4 +164,3 @@ def test_instrumental_set_measures_the_vocals_leak(tmp_path) -> None:
     weights = save_model(known_separator((0.1, 0.2, 0.3, 0.4)).model, tmp_path / "known")
     got = _vocal_leak(tmp_path, str(weights), 2.0)
     assert got["vocal_leak_db"] == pytest.approx(-20.0, abs=0.3)
-    assert got["accompaniment"] == pytest.approx(20.0, abs=0.5)
