@@ -132,7 +132,7 @@ def suite_table(result: dict) -> str:
             continue
         if s.key == "instrumental":
             lines.append(
-                f"| {s.title} | vocals estimate {r['vocal_leak_db']:.1f} dB below the mixture "
+                f"| {s.title} | vocals estimate at {r['vocal_leak_db']:.1f} dB of the mixture "
                 "(lower is better) | | | | | |"
             )
             continue
