@@ -15,27 +15,34 @@ from training.real_vocals import InstrumentCorpus, VocalCorpus, band_limit, rms,
 from training.synth import effects as fx
 
 STEMS = ("vocals", "bass", "drums", "other")
-_VOCALS: dict[str, VocalCorpus] = {}
-_INSTRUMENTS: dict[str, InstrumentCorpus] = {}
+_LOADED: dict[tuple[str, str], object] = {}  # corpora by kind and resolved folders
+
+
+def _loaded(kind: str, roots: str, make):
+    """``make(folders)`` of comma-separated ``roots``, loaded once per process."""
+    folders = [r.strip() for r in roots.split(",") if r.strip()]
+    key = (kind, ",".join(str(Path(r).resolve()) for r in folders))
+    if key not in _LOADED:
+        _LOADED[key] = make(folders)
+    return _LOADED[key]
 
 
 def vocal_corpus(roots: str) -> VocalCorpus:
     """The training clips of one or more comma-separated folders (``stemlive data mir1k``,
     ``stemlive data sung-speech``), loaded once per process."""
-    folders = [r.strip() for r in roots.split(",") if r.strip()]
-    key = ",".join(str(Path(r).resolve()) for r in folders)
-    if key not in _VOCALS:
-        _VOCALS[key] = VocalCorpus(folders, "train")
-    return _VOCALS[key]
+    return _loaded("vocals", roots, lambda folders: VocalCorpus(folders, "train"))
 
 
 def instrument_corpus(roots: str) -> InstrumentCorpus:
     """The real instrument recordings of comma-separated folders, loaded once per process."""
-    folders = [r.strip() for r in roots.split(",") if r.strip()]
-    key = ",".join(str(Path(r).resolve()) for r in folders)
-    if key not in _INSTRUMENTS:
-        _INSTRUMENTS[key] = InstrumentCorpus(folders)
-    return _INSTRUMENTS[key]
+    return _loaded("instruments", roots, InstrumentCorpus)
+
+
+def _against(x: np.ndarray, rest: np.ndarray, floor: float, rng, low: float, high: float):
+    """``x`` scaled to low..high dB (uniform) against ``rest``'s level (0.1 if it is silent)."""
+    level = rms(rest)
+    level = (level if level > floor else 0.1) * 10 ** (rng.uniform(low, high) / 20)
+    return x * (level / (rms(x) + 1e-9))
 
 
 def real_instrument(
@@ -48,9 +55,7 @@ def real_instrument(
         x = x[::-1]
     if rng.random() < 0.5:
         x = colour(x, sample_rate, rng)
-    level = rms(rest)
-    level = (level if level > floor else 0.1) * 10 ** (rng.uniform(-6, 6) / 20)
-    return x * (level / (rms(x) + 1e-9))
+    return _against(x, rest, floor, rng, -6, 6)
 
 
 def speed_ratio(rng: np.random.Generator, p: float, semitones: float) -> float:
@@ -93,10 +98,7 @@ def real_voice(
     """A real voice (c, n) through a record's vocal chain, -8..+4 dB against ``rest`` (c, n)."""
     floor = 10 ** (cfg.min_rms_db / 20)
     voice, _ = voices.segment(rng, rest.shape[-1], floor)
-    sung = vocal_chain(voice, sample_rate, rng)
-    level = rms(rest)
-    level = (level if level > floor else 0.1) * 10 ** (rng.uniform(-8, 4) / 20)
-    return sung * (level / (rms(sung) + 1e-9))
+    return _against(vocal_chain(voice, sample_rate, rng), rest, floor, rng, -8, 4)
 
 
 def partial_voices(
