@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``stemlive data`` commands (synth, real, mir1k, sung-speech, unseen)."""
+    """Add the ``stemlive data`` commands (synth, real, mir1k, speech, sung-speech, unseen)."""
     data = subparsers.add_parser("data", help="make training data (synthetic songs, real clips)")
     sub = data.add_subparsers(dest="data_command", metavar="WHAT", required=True)
 
@@ -61,6 +61,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mir.add_argument("--src", type=Path, required=True, help="the MIR-1K folder")
     mir.add_argument("--out", type=Path, default=Path("data/mir1k"), help="default data/mir1k")
     mir.set_defaults(func=_mir1k)
+
+    speech = sub.add_parser(
+        "speech",
+        help="gather the real speech of Debian packages as folders for sung-speech",
+        description="Link the Czech dialogue of fillets-ng-data-cs (several actors) into "
+        "OUT/fillets_cs and decode the English prompts of asterisk-core-sounds-en-g722 (one "
+        "woman) into OUT/asterisk_en (training/speech_packages.py); each folder is a --src "
+        "of `stemlive data sung-speech`.",
+    )
+    speech.add_argument("--out", type=Path, default=Path("data/speech"), help="default data/speech")
+    speech.set_defaults(func=_speech)
 
     sung = sub.add_parser(
         "sung-speech",
@@ -130,6 +141,14 @@ def _mir1k(args: argparse.Namespace) -> int:
 
     counts = prepare_mir1k(args.src, args.out)
     print(f"MIR-1K in {args.out}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
+    return 0
+
+
+def _speech(args: argparse.Namespace) -> int:
+    from training.speech_packages import gather
+
+    counts = gather(args.out)
+    print(f"speech in {args.out}: " + ", ".join(f"{k} {v} clips" for k, v in counts.items()))
     return 0
 
 
