@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from model.errors import StemliveError
+from training.augment import voice_gap
 from training.real_vocals import (
     TEST_SINGERS,
     VALID_SINGERS,
@@ -131,6 +132,34 @@ def test_real_vocals_over_generated_stems_and_carried_windows(corpus: Corpus, mi
     # The same step gives the same batch (a resumed run sees what it would have seen).
     again = make_batch(corpus, replace(cfg), 1)
     assert all(np.array_equal(a, b) for a, b in zip(again, parts[1], strict=True))
+
+
+def test_voice_gap_silences_one_span_with_ramps() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        g = voice_gap(SR, SR, rng)
+        assert g.shape == (SR,) and g.min() == 0.0 and g.max() <= 1.0
+        silent = np.flatnonzero(g == 0.0)
+        assert silent[-1] - silent[0] + 1 == len(silent)  # one span
+        assert len(silent) >= 0.2 * SR - 2 * 0.01 * SR
+        assert np.abs(np.diff(g)).max() <= 1 / (0.01 * SR) + 1e-6  # 10 ms ramps, no clicks
+
+
+def test_real_voices_with_rests_keep_exact_labels(corpus: Corpus, mir1k: Path) -> None:
+    base = DataConfig(root="", segment_seconds=1.0, batch_size=4, vocal_root=str(mir1k),
+                      p_real_backing=1.0, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    b = make_batch(corpus, replace(base, p_voice_gap=1.0), 0)
+    np.testing.assert_array_equal(a[2], b[2])  # the same items know the same stems
+    for i in range(4):
+        scale = np.abs(b[1][i]).max() / np.abs(a[1][i]).max()  # the peak rescaling only
+        np.testing.assert_allclose(b[1][i], scale * a[1][i], atol=1e-5)  # backing untouched
+        voice = np.abs(b[0][i, 0]).max(0)
+        window = 441  # 10 ms
+        quiet = voice[: len(voice) // window * window].reshape(-1, window).max(1) == 0.0
+        assert quiet.sum() >= 10  # a rest of >= 100 ms: the voice, and its label, are silent
+        assert not quiet.all() or np.abs(voice).max() == 0.0
+        assert np.abs(b[0][i, 0]).max() <= scale * np.abs(a[0][i, 0]).max() + 1e-6
 
 
 def test_real_vocals_need_a_vocal_folder() -> None:

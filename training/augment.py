@@ -58,6 +58,23 @@ def real_instrument(
     return _against(x, rest, floor, rng, -6, 6)
 
 
+def voice_gap(n: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A gain curve (n,) that silences a random span of 20-100 % of ``n`` samples, with 10 ms
+    ramps: the rests between a singer's phrases (all of it: the backing alone)."""
+    span = int(n * rng.uniform(0.2, 1.0))
+    start = int(rng.integers(n - span + 1))
+    ramp = min(int(0.01 * sample_rate), span // 2)
+    gain = np.ones(n, np.float32)
+    gain[start : start + span] = 0.0
+    if ramp:
+        fade = np.linspace(1.0, 0.0, ramp + 2, dtype=np.float32)[1:-1]
+        if start > 0:
+            gain[start : start + ramp] = fade
+        if start + span < n:
+            gain[start + span - ramp : start + span] = fade[::-1]
+    return gain
+
+
 def speed_ratio(rng: np.random.Generator, p: float, semitones: float) -> float:
     """1, or with chance ``p`` a playback-speed ratio of up to +-``semitones``."""
     if p and rng.random() < p:
@@ -134,6 +151,7 @@ def augment_batch(
     voices = vocal_corpus(cfg.vocal_root) if cfg.vocal_root else None
     instruments = instrument_corpus(cfg.other_root) if cfg.p_real_other else None
     extra = np.random.default_rng([*seed, 4])  # their own stream: the other draws stay the same
+    gaps = np.random.default_rng([*seed, 5])  # likewise
     floor = 10 ** (cfg.min_rms_db / 20)
     v, o = STEMS.index("vocals"), STEMS.index("other")
     for i in range(b):
@@ -143,6 +161,9 @@ def augment_batch(
                     batch[i, j] = colour(batch[i, j], sample_rate, rng)
         if voices is not None:
             u = rng.random()
+            real = u < cfg.p_real_backing or (
+                u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0
+            )
             if u < cfg.p_real_backing:
                 voice, backing = voices.segment(rng, n, floor, backed=True)
                 ratio = rms(voice) / (rms(backing) + 1e-9)
@@ -156,10 +177,12 @@ def augment_batch(
                 resid[i] = back
                 known[i] = 0.0
                 known[i, v] = 1.0
-            elif u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0:
+            elif real:
                 batch[i, v] = real_voice(
                     voices, batch[i].sum(0) - batch[i, v], cfg, rng, sample_rate
                 )
+            if real and cfg.p_voice_gap and gaps.random() < cfg.p_voice_gap:
+                batch[i, v] *= voice_gap(n, sample_rate, gaps)
         if instruments is not None and extra.random() < cfg.p_real_other:
             rest = batch[i].sum(0) + resid[i] - batch[i, v]
             played = real_instrument(instruments, rest, cfg, extra, sample_rate)

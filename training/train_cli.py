@@ -85,6 +85,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_band_limit", args.p_band_limit),
             ("other_root", args.others),
             ("p_real_other", args.p_real_other),
+            ("p_voice_gap", args.p_voice_gap),
             ("partial_root", args.partial),
             ("partial_batch", args.partial_batch),
         )
@@ -427,6 +428,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--p-real-other", type=float, help="chance an item's other stem gets a real instrument"
+    )
+    p.add_argument(
+        "--p-voice-gap",
+        type=float,
+        help="chance a real voice falls silent for 20-100 %% of its item (rests)",
     )
     p.add_argument(
         "--partial",

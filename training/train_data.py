@@ -74,10 +74,16 @@ class DataConfig:
     # full of; labels stay exact.
     other_root: str = ""
     p_real_other: float = 0.0
+    # Rests in real voices: the chance that a real voice (over generated stems or over its
+    # own backing) falls silent for a random 20-100 % of the item, labels following. Real
+    # voices are cut where they sing, while records leave the backing alone between
+    # phrases: without rests the model hears voice in every real backing.
+    p_voice_gap: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
-                     "p_band_limit", "p_silence", "p_swap", "p_real_other"):  # fmt: skip
+                     "p_band_limit", "p_silence", "p_swap", "p_real_other",
+                     "p_voice_gap"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
