@@ -236,10 +236,14 @@ def test_silent_stems_are_refused_with_their_files_named(tmp_path):
 def test_model_card_sources_name_every_data_set_with_its_licence() -> None:
     from training.train_release import data_sources
 
-    data = {"vocal_root": "data/mir1k,data/sung_speech", "other_root": "data/real/unlabeled"}
+    voices = "data/mir1k,data/sung_speech,data/sung_fillets,data/sung_asterisk"
+    data = {"vocal_root": voices, "other_root": "data/real/unlabeled"}
     state = {"config": {"data": {**data, "p_real_other": 0.4}}, "song_names": ["tim500000"]}
     text = "\n".join(data_sources(state))
-    for needle in ("FluidR3", "TimGM6mb", "RESEARCH DATA", "LJSpeech", "CC BY-SA 3.0", "Muldjord"):
+    needles = ["FluidR3", "TimGM6mb", "RESEARCH DATA", "LJSpeech", "CC BY-SA 3.0", "Muldjord"]
+    needles += ["fillets-ng-data-cs, GPL-2", "asterisk-core-sounds-en-g722, CC BY-SA 3.0"]
+    for needle in needles:
         assert needle in text, needle
+    assert "Fish Fillets" not in "\n".join(data_sources({"config": {"data": {}}}))
     off = {"config": {"data": {**data, "p_real_other": 0.0}}, "song_names": ["song000000"]}
     assert "Frets on Fire" not in "\n".join(data_sources(off))

@@ -47,6 +47,16 @@ def data_sources(train_state: dict) -> list[str]:
             "LJSpeech 1.1 (public domain): 188 read utterances re-pitched onto melodies "
             "(`stemlive data sung-speech`)"
         )
+    if any("sung_fillets" in r for r in roots):
+        out.append(
+            "Fish Fillets NG Czech dialogue (Debian fillets-ng-data-cs, GPL-2): 1782 acted "
+            "clips by several actors re-pitched onto melodies (`stemlive data speech`)"
+        )
+    if any("sung_asterisk" in r for r in roots):
+        out.append(
+            "Asterisk core sounds, English, Allison Smith (Debian asterisk-core-sounds-en-g722, "
+            "CC BY-SA 3.0): 568 prompts re-pitched onto melodies (`stemlive data speech`)"
+        )
     if data.get("p_real_other") and data.get("other_root"):
         out.append(
             "Frets on Fire song packs (Debian fretsonfire-songs-muldjord, CC BY-SA 3.0: "
