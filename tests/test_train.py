@@ -96,6 +96,24 @@ def test_validation_curve_and_compact_checkpoint(tmp_path):
     assert set(tr.baselines) == {"mixture", "gain_only"}
 
 
+def test_kept_steps_are_the_weights_of_their_step(tmp_path):
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=5, keep_every=2)
+    tr = Trainer(replace(cfg, max_steps=4), tmp_path / "run", log=quiet)
+    tr.run()
+    kept = sorted(p.name for p in (tmp_path / "run" / "steps").iterdir())
+    assert kept == ["2", "4"]
+    model, state = load_compact(tmp_path / "run" / "steps" / "4")
+    assert state["step"] == 4
+    for name, t in model.state_dict().items():  # fp16 copies of the step-4 weights
+        torch.testing.assert_close(t, tr.weights.state_dict()[name].half().float())
+    tr = Trainer(cfg, tmp_path / "run", log=quiet)
+    tr.run()
+    m2, _ = load_compact(tmp_path / "run" / "steps" / "2")
+    assert any(not torch.equal(a, b) for a, b in zip(m2.state_dict().values(),
+               model.state_dict().values(), strict=True))  # fmt: skip
+
+
 def test_release_export_loads_and_its_card_says_how_it_was_made(tmp_path):
     from model.separator import Separator
     from training.train_release import export

@@ -68,6 +68,10 @@ class TrainConfig:
     valid_seconds: float = 12.0
     valid_root: str = ""  # validate on valid_root/valid ("": the training corpus's valid split)
     checkpoint_minutes: float = 10.0
+    # Every this many steps a compact checkpoint in run/steps/<step> (0: none), to score the
+    # run's steps on real music afterwards: the validation split picks "best" on generated
+    # songs only.
+    keep_every: int = 0
     patience: int = 0  # early stop after this many validations without improvement (0: off)
     log_every: int = 10
 
@@ -610,6 +614,9 @@ class Trainer:
                     result = self._validate(acc)
                     acc = []
                     stop = bool(cfg.patience and self.bad_evals >= cfg.patience)
+                if self.rank == 0 and cfg.keep_every and self.step % cfg.keep_every == 0:
+                    folder = self.run_dir / "steps" / str(self.step)
+                    save_compact(folder, self.weights, self.info(), self.counters())
                 if time.monotonic() - last_ck > 60 * cfg.checkpoint_minutes:
                     self.save()
                     last_ck = time.monotonic()

@@ -116,6 +116,7 @@ def _train(args: argparse.Namespace) -> int:
             ("max_steps", args.steps),
             ("max_minutes", args.minutes),
             ("valid_every", args.valid_every),
+            ("keep_every", args.keep_every),
             ("checkpoint_minutes", args.checkpoint_minutes),
             ("patience", args.patience),
             ("lr", args.lr),
@@ -452,6 +453,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, help="stop after this much training time")
     p.add_argument("--valid-every", type=int)
     p.add_argument("--checkpoint-minutes", type=float)
+    p.add_argument(
+        "--keep-every", type=int, help="a compact checkpoint in RUN/steps/<step> every N steps"
+    )
     p.add_argument("--patience", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument(
