@@ -47,6 +47,7 @@ from realtime.recorder import Recorder, new_take_folder
 from realtime.resample import Resampler
 from realtime.ring import DelayLine, RingBuffer
 from realtime.split_stream import SplitStream
+from realtime.wake import Wake
 
 CHANNELS = 2
 FADE_S = 0.003  # wet/dry crossfade when the worker is late, and back
@@ -186,6 +187,7 @@ class Engine:
         self._running = False
         self._settings = StreamSettings()
         self._stall_s = 0.0
+        self._wake = Wake()  # the callback wakes the worker when a block has come in
         self._capture: RingBuffer | None = None
         self.fx_spec: ChainSpec = {}
         self.fx: FxRack | None = None
@@ -523,6 +525,7 @@ class Engine:
                 src.fill(0.0)
             np.nan_to_num(src, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             self._in_ring.write(src)
+            self._wake.give()
             dry = self._dry[:, :frames]
             self._dry_line.process(src, dry)
             if self._dry_out is not None:
@@ -604,7 +607,8 @@ class Engine:
         _raise_priority()
         B = self._block
         x = np.zeros((CHANNELS, B), np.float32)
-        poll = min(0.002, self._block_seconds / 4)
+        # Woken by the callback; the timeout only paces the device checks when none come.
+        poll = 2 * self._block_seconds or 0.01
         ended = False
         while not self._stop_worker:
             try:
@@ -626,7 +630,7 @@ class Engine:
                         ended = player.ended
                         if ended:
                             self._events.append(Event("end-of-file", str(player.path)))
-                    time.sleep(poll)
+                    self._wake.wait(poll)
                     continue
                 if avail > MAX_BACKLOG_S * self._rate:
                     self._resync(avail - B)
