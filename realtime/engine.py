@@ -525,7 +525,6 @@ class Engine:
                 src.fill(0.0)
             np.nan_to_num(src, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             self._in_ring.write(src)
-            self._wake.give()
             dry = self._dry[:, :frames]
             self._dry_line.process(src, dry)
             if self._dry_out is not None:
@@ -540,6 +539,9 @@ class Engine:
                 else:
                     outdata[:] = out.T
             self._frames_out += frames
+            # Last: woken earlier, the worker would wait for the interpreter lock this
+            # callback holds, and take it from the callback after the switch interval.
+            self._wake.give()
         except Exception as exc:  # noqa: BLE001 - the audio thread must never raise
             self._callback_errors += 1
             self._callback_error = f"{type(exc).__name__}: {exc}"
