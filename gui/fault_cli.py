@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from model.errors import StemliveError
+from realtime.memlock import locked_kib
 
 DEMO = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
 JACK_NAME = "stemlive-faults"
@@ -382,7 +383,7 @@ def _read_take(folder: Path, root: Path, keep: str | None) -> float:
 
 def _run_soak(args: argparse.Namespace) -> int:
     result = soak(args)
-    _print(result, args.json, ())
+    _print(result, args.json, ("miss_at_s", "xrun_at_s"))
     return 0 if result["misses"] == 0 else 1
 
 
@@ -398,17 +399,26 @@ def soak(args: argparse.Namespace) -> dict:
     s = _Session(args, root)
     w = s.window
     p50s, p99s = [], []
+    miss_at, xrun_at = [], []  # seconds into the soak where the counters went up
     try:
         s.record()
         s.pump(2.0)  # the counters from here: after the start and a key shift's restart
         first, frames0 = w.last_snapshot, w.frames
-        cpu0, t0 = _cpu_seconds(w.engine), time.monotonic()
+        cpu0, faults0, t0 = _cpu_seconds(w.engine), _major_faults(w.engine), time.monotonic()
+        seen, started = first, time.time()
         while time.monotonic() - t0 < 60.0 * args.minutes:
             s.pump(min(1.0, 60.0 * args.minutes - (time.monotonic() - t0)))
-            p50s.append(w.last_snapshot.worker_p50_ms)  # the worker keeps its last 1024 blocks
-            p99s.append(w.last_snapshot.worker_p99_ms)
+            snap, at = w.last_snapshot, round(time.monotonic() - t0, 1)
+            p50s.append(snap.worker_p50_ms)  # the worker keeps its last 1024 blocks
+            p99s.append(snap.worker_p99_ms)
+            miss_at += [at] * max(0, snap.misses - seen.misses)
+            xrun_at += [at] * max(0, snap.xruns - seen.xruns)
+            seen = snap
         wall = time.monotonic() - t0
         cpu = _cpu_seconds(w.engine) - cpu0
+        faults = _major_faults(w.engine) - faults0
+        pid = getattr(w.engine, "pid", None)
+        locked = locked_kib(pid) if pid is not None else -1
         last, frames = w.last_snapshot, w.frames - frames0
         folder, recorded = s.stop_recording()
         restarts = w.engine_restarts
@@ -417,12 +427,15 @@ def soak(args: argparse.Namespace) -> dict:
     take = _read_take(folder, root, args.record_dir)
     return {
         "minutes": args.minutes,
+        "started_unix_s": round(started, 1),  # miss_at_s and xrun_at_s count from here
         "fps": frames / wall,
         "fx": args.fx,
         "key": last.key,
         "latency_ms": last.latency_ms,
         "misses": last.misses - first.misses,
         "xruns": last.xruns - first.xruns,
+        "miss_at_s": miss_at,
+        "xrun_at_s": xrun_at,
         "worker_p50_ms": statistics.median(p50s),
         "worker_p99_ms": statistics.median(p99s),  # of the p99s of each second's last 1024
         "worker_p99_max_ms": max(p99s),
@@ -430,16 +443,31 @@ def soak(args: argparse.Namespace) -> dict:
         "gc_max_ms": last.gc_max_ms,  # since the stream started (restarts reset it)
         "gc_full": last.gc_full,
         "engine_cpu": cpu / wall if cpu >= 0 else None,  # the engine process, 1.0 = one core
+        "engine_major_faults": faults,  # pages read back from disk while streaming
+        "engine_locked_kib": locked,  # its memory pinned in RAM (realtime/memlock.py)
         "engine_restarts": restarts,
         "take_s": take,
         "recorded_wall_s": recorded,
     }
 
 
-def _cpu_seconds(engine) -> float:
-    """CPU time (user + system) of the engine's process so far; -inf in the window's own."""
+def _proc_stat(engine) -> list[str] | None:
+    """The engine process's /proc stat fields from the state on; None in the window's own."""
     pid = getattr(engine, "pid", None)
     if pid is None:
+        return None
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(engine) -> float:
+    """CPU time (user + system) of the engine's process so far; -inf in the window's own."""
+    fields_ = _proc_stat(engine)
+    if fields_ is None:
         return -math.inf
-    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _major_faults(engine) -> int:
+    """Page faults of the engine's process that had to read from disk; -1 in the window's."""
+    fields_ = _proc_stat(engine)
+    return -1 if fields_ is None else int(fields_[9])

@@ -41,6 +41,7 @@ from realtime.analysis import Analyser
 from realtime.fx import ChainSpec, with_slot
 from realtime.fxrack import FxRack
 from realtime.keyshift import check_key
+from realtime.memlock import lock_memory
 from realtime.mixer import Mixer
 from realtime.player import FilePlayer
 from realtime.recorder import Recorder, new_take_folder
@@ -138,6 +139,7 @@ class Status:
     # the garbage collector since start (this process): its longest pause, its full passes
     gc_max_ms: float = 0.0
     gc_full: int = 0
+    memory_locked: bool = False  # the engine's pages pinned in RAM (realtime/memlock.py)
     xruns: int = 0
     misses: int = 0
     hard_misses: int = 0
@@ -177,6 +179,7 @@ class Engine:
         self._events: collections.deque[Event] = collections.deque(maxlen=100)
         self._player: FilePlayer | None = None
         self._use_input = True
+        self._memory_locked = False
         self._loop = False
         self._recorder: Recorder | None = None
         # Serialises start/stop/open/record (never the audio); reentrant for _reconnect.
@@ -249,6 +252,7 @@ class Engine:
             )
             self._prepare(rate, settings)
             _freeze_heap()
+            self._memory_locked = lock_memory()
             if sd is None:
                 self._stream = None
                 self._clock = threading.Thread(
@@ -945,6 +949,7 @@ class Engine:
             worker_load=float(times.sum() / (n * block_s)) if n and block_s else 0.0,
             gc_max_ms=1000.0 * GC_PAUSES.max_s,
             gc_full=GC_PAUSES.full,
+            memory_locked=self._memory_locked,
             xruns=self._xruns,
             misses=self._misses,
             hard_misses=self._hard_misses,

@@ -478,6 +478,7 @@ def _livebench(args: argparse.Namespace) -> int:
         "worker_p50_ms": round(st.worker_p50_ms, 2),
         "worker_p99_ms": round(st.worker_p99_ms, 2),
         "worker_load": round(st.worker_load, 3),
+        "memory_locked": st.memory_locked,
         "period_ms": round(1000 * args.block / args.rate, 2),
         "reported_latency_samples": st.latency_samples,
         "measured_round_trip_samples": measured,

@@ -26,6 +26,7 @@ from gui.main_window import MainWindow
 from gui.stem_strip import db_to_slider
 from realtime.fx import SlotSpec
 from realtime.jack import JackServer
+from realtime.memlock import may_lock_all
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "model" / "demo" / "demo_song.flac"
@@ -261,6 +262,13 @@ def test_jack_restart_and_soak_commands(tmp_path):
     assert result["key"] == 1 and result["fps"] > 0 and result["worker_p99_ms"] > 0
     assert 0 < result["engine_cpu"] < 2.0  # a share of the machine's two cores
     assert abs(result["take_s"] - result["recorded_wall_s"]) <= 1.0, result
+    # when each miss and xrun came (seconds into the soak), one entry each
+    assert (
+        len(result["miss_at_s"]) == result["misses"] and len(result["xrun_at_s"]) == result["xruns"]
+    )
+    assert all(0.0 <= t <= 60 * 0.15 + 1.0 for t in result["miss_at_s"] + result["xrun_at_s"])
+    assert result["engine_major_faults"] >= 0  # counted in the engine process, not the window
+    assert (result["engine_locked_kib"] > 0) == may_lock_all(), result  # it pinned its pages
 
 
 def test_the_engine_process_loads_no_qt_and_the_window_no_torch():

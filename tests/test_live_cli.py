@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from realtime.memlock import may_lock_all
 from tests.soundserver import sigint_default
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,4 +105,5 @@ def test_livebench_measures_the_round_trip_it_states():
     parts = res["latency_parts_ms"]
     assert sum(parts.values()) == pytest.approx(res["latency_ms"], abs=0.1)
     assert parts["safety"] == 10.0 and parts["block"] == pytest.approx(5.33, abs=0.01)
+    assert res["memory_locked"] == may_lock_all()  # pages pinned wherever that is safe
     assert 0.0 < parts["resample in"] < 1.0 and 0.0 < parts["resample out"] < 1.0
