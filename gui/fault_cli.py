@@ -417,8 +417,7 @@ def soak(args: argparse.Namespace) -> dict:
         wall = time.monotonic() - t0
         cpu = _cpu_seconds(w.engine) - cpu0
         faults = _major_faults(w.engine) - faults0
-        pid = getattr(w.engine, "pid", None)
-        locked = locked_kib(pid) if pid is not None else -1
+        locked = _locked_kib(w.engine)
         last, frames = w.last_snapshot, w.frames - frames0
         folder, recorded = s.stop_recording()
         restarts = w.engine_restarts
@@ -465,6 +464,12 @@ def _cpu_seconds(engine) -> float:
     if fields_ is None:
         return -math.inf
     return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _locked_kib(engine) -> int:
+    """The engine's process's locked memory, KiB; -1 in the window's own."""
+    pid = getattr(engine, "pid", None)
+    return -1 if pid is None else locked_kib(pid)
 
 
 def _major_faults(engine) -> int:

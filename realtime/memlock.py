@@ -34,12 +34,10 @@ def may_lock_all() -> bool:
     soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
     if soft == resource.RLIM_INFINITY:
         return True
-    try:
-        with open("/proc/self/status") as f:
-            caps = next(line for line in f if line.startswith("CapEff:"))
-    except (OSError, StopIteration):
+    caps = _status_field("self", "CapEff")
+    if caps is None:
         return False
-    return bool(int(caps.split()[1], 16) >> CAP_IPC_LOCK & 1)
+    return bool(int(caps, 16) >> CAP_IPC_LOCK & 1)
 
 
 def lock_memory() -> bool:
@@ -55,9 +53,13 @@ def lock_memory() -> bool:
 
 def locked_kib(pid: int | str = "self") -> int:
     """The process's locked memory (``VmLck``), KiB; 0 where /proc has no answer."""
+    return int(_status_field(pid, "VmLck") or 0)
+
+
+def _status_field(pid: int | str, key: str) -> str | None:
+    """The first word of ``key``'s line in /proc/<pid>/status; None if there is none."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            line = next((x for x in f if x.startswith("VmLck:")), "VmLck: 0 kB")
+            return next((x.split()[1] for x in f if x.startswith(f"{key}:")), None)
     except OSError:
-        return 0
-    return int(line.split()[1])
+        return None
