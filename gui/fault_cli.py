@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from model.errors import StemliveError
+from realtime import BENCH_PERIOD
 from realtime.memlock import locked_kib
 
 DEMO = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
@@ -44,11 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = p.add_subparsers(dest="fault", metavar="FAULT", required=True)
 
-    def common(q: argparse.ArgumentParser) -> None:
+    def common(q: argparse.ArgumentParser, period: int = 256) -> None:
         q.add_argument("--file", default=str(DEMO), help="song to loop (default: the demo)")
         q.add_argument("--model", metavar="PATH", help="weights folder (default: shipped)")
         q.add_argument("--preset", help="an untrained model preset instead (e.g. tiny)")
         q.add_argument("--safety-ms", type=float, default=None, help="safety buffer")
+        q.add_argument(
+            "--period", type=int, default=period, help=f"JACK's period (default {period})"
+        )
         q.add_argument("--fps", type=float, default=30.0, help="window redraw rate")
         q.add_argument("--json", action="store_true", help="print the result as JSON")
         q.add_argument("--screenshot", metavar="PNG", help="save the window at the end")
@@ -80,10 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "soak",
         help="the window on JACK for minutes, looping and recording: misses, xruns, CPU",
         description="The window (offscreen without a display) on a JACK dummy server it "
-        "starts (48 kHz, period 256), the song looping and recording, redrawn at --fps. "
+        "starts (48 kHz, --period frames), the song looping and recording, redrawn at --fps. "
         "Exit 1 if the worker missed a deadline.",
     )
-    common(k)
+    common(k, BENCH_PERIOD)
     k.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
     k.add_argument("--fx", metavar="FILE", help="effect chains from a chain file")
     k.add_argument("--key", type=int, metavar="N", help="shift the accompaniment N semitones")
@@ -107,7 +111,9 @@ class _Session:
 
         if not Path(args.file).is_file():
             raise StemliveError(f"{args.file}: no such file")
-        self.server = JackServer(JACK_NAME, 48000, 256)
+        if not 16 <= args.period <= 4096:
+            raise StemliveError(f"--period must be 16..4096 frames, not {args.period}")
+        self.server = JackServer(JACK_NAME, 48000, args.period)
         os.environ["JACK_DEFAULT_SERVER"] = JACK_NAME
         self.tmp = Path(tempfile.mkdtemp(prefix="stemlive-faults-"))
         try:
@@ -430,6 +436,7 @@ def soak(args: argparse.Namespace) -> dict:
         "fps": frames / wall,
         "fx": args.fx,
         "key": last.key,
+        "period": args.period,
         "latency_ms": last.latency_ms,
         "misses": last.misses - first.misses,
         "xruns": last.xruns - first.xruns,

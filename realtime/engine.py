@@ -51,7 +51,7 @@ from realtime.split_stream import SplitStream
 from realtime.wake import Wake
 
 CHANNELS = 2
-FADE_S = 0.003  # wet/dry crossfade when the worker is late, and back
+FADE_S = 0.001  # wet/dry crossfade when the worker is late, and back
 RAMP_S = 0.010  # mixer parameter ramps
 MAX_BACKLOG_S = 0.5  # a worker further behind than this drops input and restarts its state
 DEVICE_TIMEOUT_S = 1.0  # no callback for this long while streaming: the device is gone

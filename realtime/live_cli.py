@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import StemliveError
-from realtime import DEFAULT_SAFETY_MS
+from realtime import BENCH_PERIOD, DEFAULT_SAFETY_MS
 
 STEMS = ("vocals", "bass", "drums", "other")
 
@@ -72,7 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="weights folder or name (default: the shipped default)")
     p.add_argument("--preset", help="an untrained model of this preset instead")
     p.add_argument("--rate", type=int, default=48000, help="JACK's rate (default 48000)")
-    p.add_argument("--block", type=int, default=256, help="JACK period (default 256)")
+    p.add_argument(
+        "--block", type=int, default=BENCH_PERIOD, help=f"JACK period (default {BENCH_PERIOD})"
+    )
     p.add_argument(
         "--safety-ms",
         type=float,
