@@ -162,6 +162,22 @@ def test_real_voices_with_rests_keep_exact_labels(corpus: Corpus, mir1k: Path) -
         assert np.abs(b[0][i, 0]).max() <= scale * np.abs(a[0][i, 0]).max() + 1e-6
 
 
+def test_vocal_db_moves_the_vocals_against_the_rest(corpus: Corpus, mir1k: Path) -> None:
+    base = DataConfig(root="", segment_seconds=1.0, batch_size=4, vocal_root=str(mir1k),
+                      p_real_vocal=0.5, p_real_backing=0.5, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    b = make_batch(corpus, replace(base, vocal_db=-6.0), 0)
+    for i in range(4):
+        rest_a = a[0][i, 1:].sum(0) + a[1][i]
+        rest_b = b[0][i, 1:].sum(0) + b[1][i]
+        scale = np.abs(rest_b).max() / np.abs(rest_a).max()  # the peak rescaling only
+        np.testing.assert_allclose(rest_b, scale * rest_a, atol=1e-5)
+        np.testing.assert_allclose(b[0][i, 0], scale * 10 ** (-6 / 20) * a[0][i, 0], atol=1e-5)
+    assert (np.abs(a[0][:, 0]).max(axis=(1, 2)) > 0.01).sum() >= 2  # there were vocals to move
+    with pytest.raises(StemliveError, match="vocal_db"):
+        DataConfig(vocal_db=30.0)
+
+
 def test_real_vocals_need_a_vocal_folder() -> None:
     with pytest.raises(StemliveError, match="vocal_root"):
         DataConfig(p_real_vocal=0.5)

@@ -183,6 +183,8 @@ def augment_batch(
                 )
             if real and cfg.p_voice_gap and gaps.random() < cfg.p_voice_gap:
                 batch[i, v] *= voice_gap(n, sample_rate, gaps)
+        if cfg.vocal_db:
+            batch[i, v] *= 10 ** (cfg.vocal_db / 20)
         if instruments is not None and extra.random() < cfg.p_real_other:
             rest = batch[i].sum(0) + resid[i] - batch[i, v]
             played = real_instrument(instruments, rest, cfg, extra, sample_rate)

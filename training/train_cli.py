@@ -86,6 +86,7 @@ def _train(args: argparse.Namespace) -> int:
             ("other_root", args.others),
             ("p_real_other", args.p_real_other),
             ("p_voice_gap", args.p_voice_gap),
+            ("vocal_db", args.vocal_db),
             ("partial_root", args.partial),
             ("partial_batch", args.partial_batch),
         )
@@ -434,6 +435,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--p-voice-gap",
         type=float,
         help="chance a real voice falls silent for 20-100 %% of its item (rests)",
+    )
+    p.add_argument(
+        "--vocal-db",
+        type=float,
+        metavar="DB",
+        help="move every item's vocals this many dB against the rest (records mix them low)",
     )
     p.add_argument(
         "--partial",

@@ -79,6 +79,11 @@ class DataConfig:
     # voices are cut where they sing, while records leave the backing alone between
     # phrases: without rests the model hears voice in every real backing.
     p_voice_gap: float = 0.0
+    # The vocals of every item moved this many dB against the rest of its mixture (after
+    # the draws above, labels following). Records mix the voice lower than the generator
+    # and the real-voice draws do: the generator's vocals sit a median 2.8 dB under the
+    # rest, the real voices -8..+4 dB (mean -2), Falcon 69's 7.2 dB under it.
+    vocal_db: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
@@ -92,6 +97,8 @@ class DataConfig:
                 "real vocals (p_real_vocal, p_real_backing) need vocal_root: folders made "
                 "by `stemlive data mir1k` or `stemlive data sung-speech`, comma-separated"
             )
+        if not -20.0 <= self.vocal_db <= 20.0:
+            raise StemliveError(f"data option vocal_db must be -20..20 dB, got {self.vocal_db}")
         if self.p_real_other and not self.other_root:
             raise StemliveError(
                 "real instruments (p_real_other) need other_root: folders of "
@@ -300,7 +307,12 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
     # Its own generator, so that the mixtures drawn are the same whatever p_mono is.
     mono = np.random.default_rng([*seed, 1]).random(cfg.batch_size) < cfg.p_mono
     augmented = bool(
-        cfg.p_stem_fx or cfg.p_speed or cfg.vocal_root or cfg.p_band_limit or cfg.p_real_other
+        cfg.p_stem_fx
+        or cfg.p_speed
+        or cfg.vocal_root
+        or cfg.p_band_limit
+        or cfg.p_real_other
+        or cfg.vocal_db
     )
     # Pitch/tempo changes draw from their own generator too.
     speed = np.random.default_rng([*seed, 3]) if cfg.p_speed else None
