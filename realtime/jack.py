@@ -20,6 +20,8 @@ from pathlib import Path
 from model.errors import StemliveError
 
 PORT_PREFIX = "PortAudio"
+TOOL_TIMEOUT_S = 5.0  # jack_lsp / jack_connect not done in this: asked again (see _tool)
+TOOL_TRIES = 3
 
 
 class JackServer:
@@ -58,15 +60,30 @@ class JackServer:
         self.kill()
         self._start()
 
+    def _tool(self, *cmd: str, tries: int = TOOL_TRIES) -> subprocess.CompletedProcess:
+        """A JACK command-line tool against this server, asked again when it does not answer
+        in time (a jack_lsp was seen to hang for minutes once, while the server took on a
+        new client): a busy server costs a retry, not a hung caller."""
+        for _ in range(tries):
+            try:
+                return subprocess.run(
+                    cmd, env=self.env, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S
+                )
+            except subprocess.TimeoutExpired:
+                continue
+        raise StemliveError(f"{cmd[0]}: the JACK server {self.name!r} did not answer")
+
     def _ready(self) -> bool:
-        return subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode == 0
+        try:
+            return self._tool("jack_lsp", tries=1).returncode == 0
+        except StemliveError:
+            return False
 
     def ports(self) -> list[str]:
-        out = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True)
-        return out.stdout.split()
+        return self._tool("jack_lsp").stdout.split()
 
     def connect(self, src: str, dst: str) -> None:
-        r = subprocess.run(["jack_connect", src, dst], env=self.env, capture_output=True, text=True)
+        r = self._tool("jack_connect", src, dst)
         if r.returncode != 0:
             raise StemliveError(f"jack_connect {src} {dst}: {r.stderr.strip()}")
 
