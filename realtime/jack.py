@@ -34,6 +34,8 @@ class JackServer:
     def __init__(self, name: str, rate: int = 48000, period: int = 256):
         if shutil.which("jackd") is None:
             raise StemliveError("jackd is not installed (Debian package jackd2)")
+        if not 16 <= period <= 4096:
+            raise StemliveError(f"JACK period must be 16..4096 frames, not {period}")
         self.name, self.rate, self.period = name, rate, period
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self._start()
