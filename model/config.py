@@ -39,6 +39,12 @@ class ModelConfig:
     # this share of each stem's mask is the ratio of the stems' estimated powers,
     # a Wiener-style soft mask that smooths what the complex masks leave uneven.
     ratio_blend: float = 0.0
+    # The separator's input level (RMS, dBFS) for the network, 0 for off (training
+    # ignores it): a slow causal gain brings what it has heard so far to this level
+    # before the network sees it; the masks go on the input as it came. The network
+    # reads each band's absolute level, so a record mastered 10 dB hotter than the
+    # training songs would otherwise sound like other music to it.
+    input_level_db: float = 0.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -57,10 +63,17 @@ class ModelConfig:
             problems.append(f"stems {self.stems} must be distinct and not empty")
         if not 0.0 <= self.ratio_blend <= 1.0:
             problems.append(f"ratio_blend {self.ratio_blend} must be between 0 and 1")
+        if not -60.0 <= self.input_level_db <= 0.0:
+            problems.append(f"input_level_db {self.input_level_db} must be -60..0 (0: off)")
         if self.residual_stem and self.residual_stem not in self.stems:
             problems.append(f"residual_stem {self.residual_stem!r} is not one of {self.stems}")
         if problems:
             raise ValueError("invalid model config: " + "; ".join(problems))
+
+    @property
+    def network(self) -> ModelConfig:
+        """This config without the separator's settings (how it applies the network)."""
+        return replace(self, ratio_blend=0.0, input_level_db=0.0)
 
     @property
     def latency_samples(self) -> int:

@@ -17,6 +17,7 @@ import torch
 
 from model.bsrnn import BSRNN
 from model.config import ModelConfig
+from model.level import InputLevel
 from model.onnx_step import OnnxStep, onnxruntime_available
 from model.stft import (
     analysis_window,
@@ -120,6 +121,7 @@ class Separator:
         self._out = np.zeros(
             (n_stems, channels, self.latency_samples + block_size + self.hop), np.float32
         )
+        self._level = self._input_level()
         self._prepared = True
         self.reset()
 
@@ -137,6 +139,12 @@ class Separator:
             self._onnx.init_state() if self._onnx else self.model.init_state(self.channels)
         )
         self.nonfinite_samples = 0
+        if self._level is not None:
+            self._level.reset()
+
+    def _input_level(self) -> InputLevel | None:
+        db = self.cfg.input_level_db
+        return InputLevel(db, self.hop, self.sample_rate) if db else None
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Separate one block: (channels, n) -> (stems, channels, n), delayed by the latency."""
@@ -177,7 +185,10 @@ class Separator:
 
     def _process_frame(self) -> None:
         spec = np.fft.rfft(self._in * self._win_a).astype(np.complex64)  # c f
-        masks = blend_ratio_masks(self._masks(spec), spec, self.cfg.ratio_blend)  # c s f
+        seen = spec
+        if self._level is not None:
+            seen = spec * np.float32(self._level.update(self._in[:, -self.hop :]))
+        masks = blend_ratio_masks(self._masks(seen), spec, self.cfg.ratio_blend)  # c s f
         time = np.fft.irfft(masks * spec[:, None], n=self.n_fft) * self._win_s  # c s n
         self._ola += time.transpose(1, 0, 2)
         # Slide the input by one hop, emit the now final hop of output.
@@ -222,10 +233,13 @@ class Separator:
         out = torch.zeros(len(self.stems), c, length)
         win_a, win_s = torch.from_numpy(self._win_a), torch.from_numpy(self._win_s)
         state = None
+        level = self._input_level()
+        gains = level.gains(x.numpy(), n_frames, n_fft, hop) if level else None
         for m0 in range(0, n_frames, chunk_frames):
             m1 = min(n_frames, m0 + chunk_frames)
             spec = stft_frames(x[:, m0 * hop : (m1 - 1) * hop + n_fft], n_fft, hop, win_a)
-            masks, state = self.model(spec, state)  # c s f t
+            seen = spec if gains is None else spec * torch.from_numpy(gains[m0:m1])
+            masks, state = self.model(seen, state)  # c s f t
             est = blend_ratio_masks(masks, spec, self.cfg.ratio_blend) * spec[:, None]
             frames = torch.fft.irfft(est.transpose(-1, -2), n=n_fft) * win_s  # c s t n
             seg = overlap_add(frames.transpose(0, 1), hop)  # s c samples

@@ -178,6 +178,25 @@ def test_vocal_db_moves_the_vocals_against_the_rest(corpus: Corpus, mir1k: Path)
         DataConfig(vocal_db=30.0)
 
 
+def test_input_level_brings_every_item_to_it(corpus: Corpus, mir1k: Path) -> None:
+    """Items at the separator's input level: the mixture (stems plus the unlabelled
+    backing) at -22 dB RMS, stems and backing scaled alike, whatever the draws gave."""
+    base = DataConfig(root="", segment_seconds=1.0, batch_size=4, vocal_root=str(mir1k),
+                      p_real_vocal=0.5, p_real_backing=0.5, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    b = make_batch(corpus, replace(base, input_level_db=-22.0), 0)
+    for i in range(4):
+        mix = b[0][i].sum(0) + b[1][i]
+        assert abs(10 * np.log10(np.mean(mix**2)) + 22.0) < 0.01
+        scale = np.abs(b[0][i]).max() / np.abs(a[0][i]).max()
+        np.testing.assert_allclose(b[0][i], scale * a[0][i], atol=1e-5)
+        np.testing.assert_allclose(b[1][i], scale * a[1][i], atol=1e-5)
+    levels = [10 * np.log10(np.mean((a[0][i].sum(0) + a[1][i]) ** 2)) for i in range(4)]
+    assert max(levels) - min(levels) > 1.0  # without it the items' levels differ
+    with pytest.raises(StemliveError, match="input_level_db"):
+        DataConfig(input_level_db=6.0)
+
+
 def test_real_vocals_need_a_vocal_folder() -> None:
     with pytest.raises(StemliveError, match="vocal_root"):
         DataConfig(p_real_vocal=0.5)

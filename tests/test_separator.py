@@ -266,3 +266,75 @@ def test_ratio_blend_mixes_in_the_stems_power_shares(backend):
     assert np.abs(_stream(sep, x, [37])[..., d:] - offline[..., :-d]).max() < 1e-4
     assert np.abs(offline.sum(0) - x).max() < 1e-5
     assert np.abs(offline - ref.separate(x)).max() > 1e-3  # the blend changes the stems
+
+
+def _levelled(level_db: float, seed: int = 3) -> Separator:
+    """The tiny preset (which reads absolute band levels, as every BSRNN here does) with
+    the separator's input level at ``level_db`` (0: off)."""
+    from dataclasses import replace
+
+    from model.bsrnn import BSRNN
+
+    torch.manual_seed(seed)
+    return Separator(BSRNN(replace(PRESETS["tiny"], input_level_db=level_db)), backend="torch")
+
+
+def test_input_level_makes_the_stems_follow_the_input_gain():
+    """With the input level on, the input 20 dB quieter gives the same stems 20 dB quieter
+    (the network sees the same input); off, the network hears the level and they differ."""
+    x = _noise(20000, seed=6)
+    quiet = 0.1 * x
+    on = _levelled(-26.0)
+    assert np.abs(on.separate(quiet) - 0.1 * on.separate(x)).max() < 1e-5
+    off = _levelled(0.0)
+    assert np.abs(off.separate(quiet) - 0.1 * off.separate(x)).max() > 1e-4  # 20x the "on" bound
+    # The masks go on the input as it came: all-ones masks still give the input back.
+    ones = _ones_masks(on)
+    assert np.abs(ones.separate(quiet) - quiet[None]).max() < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_input_level_streams_as_offline_and_causally(backend):
+    sep = _levelled(-26.0)
+    sep = Separator(sep.model, backend=backend)
+    x = _noise(12000, seed=1) * np.linspace(0.2, 3.0, 12000, dtype=np.float32)  # a swell
+    offline = sep.separate(x, chunk_frames=5)
+    d = sep.latency_samples
+    for sizes in ([1], [37], [512, 3, 700]):
+        streamed = _stream(sep, x, sizes)
+        assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
+    n = 7000
+    x2 = x.copy()
+    x2[:, n:] *= 8.0  # much louder from sample n on: the level must not know it earlier
+    y1, y2 = _stream(sep, x, [129]), _stream(sep, x2, [129])
+    assert np.array_equal(y1[..., :n], y2[..., :n])
+    o1, o2 = sep.separate(x), sep.separate(x2)
+    assert np.abs(o1[..., : n - d] - o2[..., : n - d]).max() < 1e-6
+    assert np.abs(o1[..., n:] / 8.0 - o2[..., n:]).max() > 1e-4  # the level does move later
+
+
+def test_input_level_waits_for_sound_and_stays_bounded():
+    from model.level import MAX_GAIN_DB, InputLevel
+
+    level = InputLevel(-26.0, 512, RATE)
+    assert level.update(np.zeros((2, 512), np.float32)) == 1.0  # silence: no gain yet
+    tone = np.full((2, 512), 10 ** (-46 / 20), np.float32)  # -46 dB: 20 dB up to the target
+    assert abs(20 * np.log10(level.update(tone)) - 20.0) < 1e-3
+    loud = InputLevel(-26.0, 512, RATE)
+    assert abs(20 * np.log10(loud.update(np.ones((2, 512), np.float32))) + MAX_GAIN_DB) < 1e-3
+    level.reset()
+    assert level.update(np.zeros((2, 512), np.float32)) == 1.0
+    with pytest.raises(ValueError, match="input_level_db"):
+        _levelled(3.0)
+
+
+def test_training_validation_hears_the_input_level_as_the_separator():
+    from training.train import separate_items
+
+    sep = _levelled(-26.0)
+    x = 3.0 * _noise(9000, seed=2)
+    with torch.no_grad():
+        valid = separate_items(sep.model, torch.from_numpy(x)).numpy()
+    assert np.abs(valid - sep.separate(x)).max() < 1e-5
+    plain = Separator(_levelled(0.0).model, backend="torch")
+    assert np.abs(valid - plain.separate(x)).max() > 1e-4

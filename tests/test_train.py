@@ -132,6 +132,10 @@ def test_release_export_loads_and_its_card_says_how_it_was_made(tmp_path):
     blended = export(tmp_path / "run" / "best", tmp_path / "rel2", ratio_blend=0.3)
     assert Separator.load(str(blended)).cfg.ratio_blend == 0.3
     assert "0.3 its share" in (blended / "MODEL_CARD.md").read_text()
+    assert sep.cfg.input_level_db == 0.0 and "input_level_db" not in card
+    levelled = export(tmp_path / "run" / "best", tmp_path / "rel3", input_level_db=-26.0)
+    assert Separator.load(str(levelled)).cfg.input_level_db == -26.0
+    assert "to -26 dB RMS" in (levelled / "MODEL_CARD.md").read_text()
 
 
 def test_torchrun_two_processes_agree_on_weights(tmp_path):

@@ -30,7 +30,8 @@ from torch import Tensor, nn
 from model.bsrnn import BSRNN, State
 from model.config import ModelConfig
 from model.errors import StemliveError
-from model.stft import CausalSTFT
+from model.level import InputLevel
+from model.stft import CausalSTFT, padded_length
 from training import curve
 from training.checkpoint import FULL_NAME, load_compact, load_full, save_compact, save_full
 from training.evaluate_metrics import sdr
@@ -170,9 +171,18 @@ def to_items(batch) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
 @torch.no_grad()
 def separate_items(model: BSRNN, mix: Tensor) -> Tensor:
     """Whole-sequence causal separation (equal to streaming): (c, n) -> (s, c, n)."""
-    stft = CausalSTFT(model.cfg.n_fft, model.cfg.hop)
+    cfg = model.cfg
+    stft = CausalSTFT(cfg.n_fft, cfg.hop)
     spec = stft.analyse(mix)
-    masks, _ = model(spec)
+    seen = spec
+    if cfg.input_level_db:  # as the separator hands its input to the network
+        n = mix.shape[-1]
+        _, length = padded_length(n, cfg.n_fft, cfg.hop)
+        pad = cfg.n_fft - cfg.hop
+        x = torch.nn.functional.pad(mix, (pad, length - pad - n)).numpy()
+        level = InputLevel(cfg.input_level_db, cfg.hop, cfg.sample_rate)
+        seen = spec * torch.from_numpy(level.gains(x, spec.shape[-1], cfg.n_fft, cfg.hop))
+    masks, _ = model(seen)
     return stft.synthesise(masks * spec[:, None], mix.shape[-1]).transpose(0, 1)
 
 
@@ -285,7 +295,10 @@ class Trainer:
         self.rank, self.world = _dist_setup()
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.data.seed)
-        self.model = BSRNN(cfg.model)
+        model_cfg = cfg.model
+        if cfg.data.input_level_db:  # items at this level: the separator must hand it so
+            model_cfg = replace(model_cfg, input_level_db=cfg.data.input_level_db)
+        self.model = BSRNN(model_cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(cfg, s)
@@ -377,7 +390,7 @@ class Trainer:
     def _resume(self, path: Path) -> None:
         if path.is_dir():  # a compact (committed) checkpoint: weights + counters only
             model, state = load_compact(path)
-            if model.cfg != self.cfg.model:
+            if model.cfg.network != self.cfg.model.network:
                 raise StemliveError(f"{path} holds a different model config than this run")
             self.model.load_state_dict(model.state_dict())
             self._load_counters(state)
@@ -394,7 +407,7 @@ class Trainer:
             self.log(f"resumed from compact checkpoint {path} at step {self.step}")
             return
         ck = load_full(path)
-        if ModelConfig.from_dict(ck["config"]["model"]) != self.cfg.model:
+        if ModelConfig.from_dict(ck["config"]["model"]).network != self.cfg.model.network:
             raise StemliveError(f"{path} holds a different model config than this run")
         self.model.load_state_dict(ck["model"])
         self._ema_state = ck.get("ema")

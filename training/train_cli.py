@@ -87,6 +87,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_real_other", args.p_real_other),
             ("p_voice_gap", args.p_voice_gap),
             ("vocal_db", args.vocal_db),
+            ("input_level_db", args.input_level_db),
             ("partial_root", args.partial),
             ("partial_batch", args.partial_batch),
         )
@@ -441,6 +442,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar="DB",
         help="move every item's vocals this many dB against the rest (records mix them low)",
+    )
+    p.add_argument(
+        "--input-level-db",
+        type=float,
+        metavar="DB",
+        help="bring every item to this RMS (the separator's input_level_db; 0: off)",
     )
     p.add_argument(
         "--partial",

@@ -84,6 +84,10 @@ class DataConfig:
     # and the real-voice draws do: the generator's vocals sit a median 2.8 dB under the
     # rest, the real voices -8..+4 dB (mean -2), Falcon 69's 7.2 dB under it.
     vocal_db: float = 0.0
+    # Every item brought to this RMS (dBFS; 0: off, items only kept out of clipping), the
+    # level the separator's ``input_level_db`` hands the network: it then never has to
+    # learn the same music at other levels.
+    input_level_db: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
@@ -99,6 +103,10 @@ class DataConfig:
             )
         if not -20.0 <= self.vocal_db <= 20.0:
             raise StemliveError(f"data option vocal_db must be -20..20 dB, got {self.vocal_db}")
+        if not -60.0 <= self.input_level_db <= 0.0:
+            raise StemliveError(
+                f"data option input_level_db must be -60..0 dB (0: off), got {self.input_level_db}"
+            )
         if self.p_real_other and not self.other_root:
             raise StemliveError(
                 "real instruments (p_real_other) need other_root: folders of "
@@ -351,14 +359,23 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
         batch, resid, known = augment_batch(batch, cfg, seed, corpus.sample_rate)
         batch[mono] = batch[mono].mean(2, keepdims=True)
         resid[mono] = resid[mono].mean(1, keepdims=True)
-        peak = np.abs(batch.sum(1) + resid).max(axis=(-2, -1), keepdims=True)
-        scale = 1 / np.maximum(peak / 0.99, 1.0)
+        scale = _item_scale(batch.sum(1) + resid, cfg)
         if cfg.labelled_residual:
             return batch * scale[:, None], resid * scale, known
         return batch * scale[:, None]
-    # Keep the mixture out of clipping, as a real master would.
-    peak = np.abs(batch.sum(1)).max(axis=(-2, -1), keepdims=True)[:, None]
-    return batch / np.maximum(peak / 0.99, 1.0)
+    return batch * _item_scale(batch.sum(1), cfg)[:, None]
+
+
+def _item_scale(mix: np.ndarray, cfg: DataConfig) -> np.ndarray:
+    """(b, 1, 1) gains for mixtures (b, c, n): each at ``cfg.input_level_db`` RMS when that
+    is set (as the separator's input level hands it to the network), else just out of
+    clipping, as a real master would be."""
+    if cfg.input_level_db:
+        level = np.sqrt(np.mean(mix**2, axis=(-2, -1), keepdims=True))
+        floor = 10 ** (cfg.min_rms_db / 20)
+        return np.where(level > floor, 10 ** (cfg.input_level_db / 20) / (level + 1e-12), 1.0)
+    peak = np.abs(mix).max(axis=(-2, -1), keepdims=True)
+    return 1 / np.maximum(peak / 0.99, 1.0)
 
 
 class PartialCorpus:

@@ -103,6 +103,12 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
             f"\n\nEach stem's mask is {1 - m['ratio_blend']:.2g} its complex mask and "
             f"{m['ratio_blend']:.2g} its share\nof the stems' estimated power (`ratio_blend`)."
         )
+    if m.get("input_level_db"):
+        extras += (
+            f"\n\nThe separator brings its input to {m['input_level_db']:g} dB RMS before the "
+            "network\n(a slow causal gain over the last ~10 s heard); the masks go on the input "
+            "as it came\n(`input_level_db`)."
+        )
     if m.get("mid_input"):
         extras += (
             "\n\nEach channel also hears where its bins sit in the stereo field (against the\n"
@@ -143,12 +149,16 @@ def export(
     command: str = "",
     notes: str = "",
     ratio_blend: float | None = None,
+    input_level_db: float | None = None,
 ) -> Path:
     """Export a compact checkpoint folder ``src`` as a release into ``dst``; ``ratio_blend``
-    replaces the checkpoint's (how the separator applies the masks, not a weight)."""
+    and ``input_level_db`` replace the checkpoint's (how the separator applies the network,
+    not weights)."""
     model, state = load_compact(src)
     if ratio_blend is not None:
         model.cfg = replace(model.cfg, ratio_blend=ratio_blend)
+    if input_level_db is not None:
+        model.cfg = replace(model.cfg, input_level_db=input_level_db)
     info = json.loads((src / "config.json").read_text())["info"]
     info["name"] = name
     if notes:  # what the info cannot say, e.g. a corpus that changed during the run
@@ -179,6 +189,9 @@ if __name__ == "__main__":
     p.add_argument("name", nargs="?", default="default")
     p.add_argument("notes", nargs="?", default="")
     p.add_argument("--ratio-blend", type=float, help="the separator's ratio_blend (0..1)")
+    p.add_argument(
+        "--input-level-db", type=float, help="the separator's input level, dB RMS (0: off)"
+    )
     a = p.parse_args()
     cmd = "python -m training.train_release " + shlex.join(sys.argv[1:])
-    print(export(a.src, a.dst, a.name, cmd, a.notes, a.ratio_blend))
+    print(export(a.src, a.dst, a.name, cmd, a.notes, a.ratio_blend, a.input_level_db))
