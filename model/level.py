@@ -12,6 +12,9 @@ import math
 
 import numpy as np
 
+from model.config import ModelConfig
+from model.stft import padded_length
+
 SECONDS = 10.0  # the level's memory: an exponential average of this time constant
 GATE_DB = -60.0  # hops quieter than this (silence, fades) leave the level alone
 MAX_GAIN_DB = 24.0  # the gain stays within +-this
@@ -42,10 +45,19 @@ class InputLevel:
         gain = math.sqrt(self.target * self.weight / self.power)
         return min(max(gain, 1.0 / self.limit), self.limit)
 
-    def gains(self, signal: np.ndarray, n_frames: int, n_fft: int, hop: int) -> np.ndarray:
-        """Gains (n_frames,) of consecutive frames of a padded signal (channels, n), each
-        from the hop that completes it, as ``update`` gives them when streaming."""
-        out = np.empty(n_frames, np.float32)
-        for m in range(n_frames):
-            out[m] = self.update(signal[:, m * hop + n_fft - hop : m * hop + n_fft])
-        return out
+
+def frame_gains(cfg: ModelConfig, audio: np.ndarray) -> np.ndarray | None:
+    """The gain of every STFT frame of a whole signal (channels, n), padded as the causal
+    STFT pads it, each from the hop that completes its frame, as ``InputLevel.update`` gives
+    them when streaming; None when ``cfg.input_level_db`` is off."""
+    if not cfg.input_level_db:
+        return None
+    level = InputLevel(cfg.input_level_db, cfg.hop, cfg.sample_rate)
+    n_fft, hop = cfg.n_fft, cfg.hop
+    n_frames, length = padded_length(audio.shape[-1], n_fft, hop)
+    x = np.zeros((audio.shape[0], length), np.float32)
+    x[:, n_fft - hop : n_fft - hop + audio.shape[-1]] = audio
+    out = np.empty(n_frames, np.float32)
+    for m in range(n_frames):
+        out[m] = level.update(x[:, m * hop + n_fft - hop : m * hop + n_fft])
+    return out

@@ -17,7 +17,7 @@ import torch
 
 from model.bsrnn import BSRNN
 from model.config import ModelConfig
-from model.level import InputLevel
+from model.level import InputLevel, frame_gains
 from model.onnx_step import OnnxStep, onnxruntime_available
 from model.stft import (
     analysis_window,
@@ -233,8 +233,7 @@ class Separator:
         out = torch.zeros(len(self.stems), c, length)
         win_a, win_s = torch.from_numpy(self._win_a), torch.from_numpy(self._win_s)
         state = None
-        level = self._input_level()
-        gains = level.gains(x.numpy(), n_frames, n_fft, hop) if level else None
+        gains = frame_gains(self.cfg, audio)
         for m0 in range(0, n_frames, chunk_frames):
             m1 = min(n_frames, m0 + chunk_frames)
             spec = stft_frames(x[:, m0 * hop : (m1 - 1) * hop + n_fft], n_fft, hop, win_a)

@@ -30,8 +30,8 @@ from torch import Tensor, nn
 from model.bsrnn import BSRNN, State
 from model.config import ModelConfig
 from model.errors import StemliveError
-from model.level import InputLevel
-from model.stft import CausalSTFT, padded_length
+from model.level import frame_gains
+from model.stft import CausalSTFT
 from training import curve
 from training.checkpoint import FULL_NAME, load_compact, load_full, save_compact, save_full
 from training.evaluate_metrics import sdr
@@ -174,15 +174,8 @@ def separate_items(model: BSRNN, mix: Tensor) -> Tensor:
     cfg = model.cfg
     stft = CausalSTFT(cfg.n_fft, cfg.hop)
     spec = stft.analyse(mix)
-    seen = spec
-    if cfg.input_level_db:  # as the separator hands its input to the network
-        n = mix.shape[-1]
-        _, length = padded_length(n, cfg.n_fft, cfg.hop)
-        pad = cfg.n_fft - cfg.hop
-        x = torch.nn.functional.pad(mix, (pad, length - pad - n)).numpy()
-        level = InputLevel(cfg.input_level_db, cfg.hop, cfg.sample_rate)
-        seen = spec * torch.from_numpy(level.gains(x, spec.shape[-1], cfg.n_fft, cfg.hop))
-    masks, _ = model(seen)
+    gains = frame_gains(cfg, mix.numpy())  # as the separator hands its input to the network
+    masks, _ = model(spec if gains is None else spec * torch.from_numpy(gains))
     return stft.synthesise(masks * spec[:, None], mix.shape[-1]).transpose(0, 1)
 
 
