@@ -27,6 +27,16 @@ def _stream(sep: Separator, x: np.ndarray, sizes) -> np.ndarray:
     return np.concatenate(out, axis=-1)
 
 
+def _assert_streams_as_offline(sep: Separator, x: np.ndarray, chunk_frames: int) -> None:
+    """Streaming x in blocks of 1, of 37 and of mixed sizes gives the offline stems, delayed
+    by the latency."""
+    offline = sep.separate(x, chunk_frames=chunk_frames)
+    d = sep.latency_samples
+    for sizes in ([1], [37], [512, 3, 700]):
+        streamed = _stream(sep, x, sizes)
+        assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
+
+
 def _ones_masks(sep: Separator) -> Separator:
     """Make every mask exactly 1."""
     return constant_masks(sep, [1.0] * len(sep.stems))
@@ -192,11 +202,7 @@ def _mid_model(seed: int = 6, weight: float = 0.03):
 def test_mid_input_streams_as_offline_and_causally(backend):
     sep = Separator(_mid_model(), backend=backend)
     x = _noise(9000, seed=1)
-    offline = sep.separate(x, chunk_frames=13)
-    d = sep.latency_samples
-    for sizes in ([1], [37], [512, 3, 700]):
-        streamed = _stream(sep, x, sizes)
-        assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
+    _assert_streams_as_offline(sep, x, chunk_frames=13)
     n = 5000
     x2 = x.copy()
     x2[1, n:] = _noise(x.shape[1] - n, channels=1, seed=9)[0]  # the right channel's future
@@ -268,7 +274,7 @@ def test_ratio_blend_mixes_in_the_stems_power_shares(backend):
     assert np.abs(offline - ref.separate(x)).max() > 1e-3  # the blend changes the stems
 
 
-def _levelled(level_db: float, seed: int = 3) -> Separator:
+def _levelled(level_db: float, seed: int = 3, backend: str = "torch") -> Separator:
     """The tiny preset (which reads absolute band levels, as every BSRNN here does) with
     the separator's input level at ``level_db`` (0: off)."""
     from dataclasses import replace
@@ -276,7 +282,7 @@ def _levelled(level_db: float, seed: int = 3) -> Separator:
     from model.bsrnn import BSRNN
 
     torch.manual_seed(seed)
-    return Separator(BSRNN(replace(PRESETS["tiny"], input_level_db=level_db)), backend="torch")
+    return Separator(BSRNN(replace(PRESETS["tiny"], input_level_db=level_db)), backend=backend)
 
 
 def test_input_level_makes_the_stems_follow_the_input_gain():
@@ -295,14 +301,10 @@ def test_input_level_makes_the_stems_follow_the_input_gain():
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_input_level_streams_as_offline_and_causally(backend):
-    sep = _levelled(-26.0)
-    sep = Separator(sep.model, backend=backend)
+    sep = _levelled(-26.0, backend=backend)
     x = _noise(12000, seed=1) * np.linspace(0.2, 3.0, 12000, dtype=np.float32)  # a swell
-    offline = sep.separate(x, chunk_frames=5)
+    _assert_streams_as_offline(sep, x, chunk_frames=5)
     d = sep.latency_samples
-    for sizes in ([1], [37], [512, 3, 700]):
-        streamed = _stream(sep, x, sizes)
-        assert np.abs(streamed[..., d:] - offline[..., :-d]).max() < 1e-4
     n = 7000
     x2 = x.copy()
     x2[:, n:] *= 8.0  # much louder from sample n on: the level must not know it earlier
@@ -336,5 +338,5 @@ def test_training_validation_hears_the_input_level_as_the_separator():
     with torch.no_grad():
         valid = separate_items(sep.model, torch.from_numpy(x)).numpy()
     assert np.abs(valid - sep.separate(x)).max() < 1e-5
-    plain = Separator(_levelled(0.0).model, backend="torch")
+    plain = _levelled(0.0)
     assert np.abs(valid - plain.separate(x)).max() > 1e-4
