@@ -10,6 +10,7 @@ from typing import Any
 from model.bands import LAYOUTS
 
 STEMS = ("vocals", "bass", "drums", "other")
+INPUT_LEVEL_DB = (-60.0, 0.0)  # the range of input_level_db (0: off)
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,11 @@ class ModelConfig:
             problems.append(f"stems {self.stems} must be distinct and not empty")
         if not 0.0 <= self.ratio_blend <= 1.0:
             problems.append(f"ratio_blend {self.ratio_blend} must be between 0 and 1")
-        if not -60.0 <= self.input_level_db <= 0.0:
-            problems.append(f"input_level_db {self.input_level_db} must be -60..0 (0: off)")
+        low, high = INPUT_LEVEL_DB
+        if not low <= self.input_level_db <= high:
+            problems.append(
+                f"input_level_db {self.input_level_db} must be {low:g}..{high:g} (0: off)"
+            )
         if self.residual_stem and self.residual_stem not in self.stems:
             problems.append(f"residual_stem {self.residual_stem!r} is not one of {self.stems}")
         if problems:

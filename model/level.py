@@ -31,6 +31,13 @@ class InputLevel:
         self.limit = 10 ** (MAX_GAIN_DB / 20)
         self.reset()
 
+    @classmethod
+    def of(cls, cfg: ModelConfig) -> InputLevel | None:
+        """The level a model config asks its separator for; None when it is off."""
+        if not cfg.input_level_db:
+            return None
+        return cls(cfg.input_level_db, cfg.hop, cfg.sample_rate)
+
     def reset(self) -> None:
         self.power = 0.0  # exponential average of the gated hops' power
         self.weight = 0.0  # the same average of 1: dividing by it unbiases the start
@@ -51,9 +58,9 @@ def frame_gains(cfg: ModelConfig, audio: np.ndarray) -> np.ndarray | None:
     """The gain of every STFT frame of a whole signal (channels, n), padded as the causal
     STFT pads it, each from the hop that completes its frame, as ``InputLevel.update`` gives
     them when streaming; None when ``cfg.input_level_db`` is off."""
-    if not cfg.input_level_db:
+    level = InputLevel.of(cfg)
+    if level is None:
         return None
-    level = InputLevel(cfg.input_level_db, cfg.hop, cfg.sample_rate)
     n_fft, hop = cfg.n_fft, cfg.hop
     n_frames, length = padded_length(audio.shape[-1], n_fft, hop)
     x = np.zeros((audio.shape[0], length), np.float32)

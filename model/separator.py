@@ -121,7 +121,7 @@ class Separator:
         self._out = np.zeros(
             (n_stems, channels, self.latency_samples + block_size + self.hop), np.float32
         )
-        self._level = self._input_level()
+        self._level = InputLevel.of(self.cfg)
         self._prepared = True
         self.reset()
 
@@ -141,10 +141,6 @@ class Separator:
         self.nonfinite_samples = 0
         if self._level is not None:
             self._level.reset()
-
-    def _input_level(self) -> InputLevel | None:
-        db = self.cfg.input_level_db
-        return InputLevel(db, self.hop, self.sample_rate) if db else None
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Separate one block: (channels, n) -> (stems, channels, n), delayed by the latency."""

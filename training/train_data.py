@@ -19,6 +19,7 @@ from queue import Full
 
 import numpy as np
 
+from model.config import INPUT_LEVEL_DB
 from model.errors import StemliveError
 
 STEMS = ("vocals", "bass", "drums", "other")
@@ -103,9 +104,11 @@ class DataConfig:
             )
         if not -20.0 <= self.vocal_db <= 20.0:
             raise StemliveError(f"data option vocal_db must be -20..20 dB, got {self.vocal_db}")
-        if not -60.0 <= self.input_level_db <= 0.0:
+        low, high = INPUT_LEVEL_DB
+        if not low <= self.input_level_db <= high:
             raise StemliveError(
-                f"data option input_level_db must be -60..0 dB (0: off), got {self.input_level_db}"
+                f"data option input_level_db must be {low:g}..{high:g} dB (0: off), "
+                f"got {self.input_level_db}"
             )
         if self.p_real_other and not self.other_root:
             raise StemliveError(
