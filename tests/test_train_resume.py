@@ -150,13 +150,22 @@ def _new_parts(model, grown_from) -> list[torch.Tensor]:
     """The weights a grown model has beyond the model it was grown from."""
     if model.cfg.mid_input and not grown_from.mid_input:
         return [model.split.mid_weight]
+    if model.cfg.time_hidden > grown_from.time_hidden:  # the projections' added columns
+        hb, nb = model.cfg.band_hidden, grown_from.band_hidden
+        return [b.time.proj.weight[:, grown_from.time_hidden :] for b in model.blocks] + [
+            b.band.proj.weight[:, d * hb + nb : (d + 1) * hb] for b in model.blocks for d in (0, 1)
+        ]
     return [b.time.proj.weight for b in model.blocks[grown_from.n_blocks :]]
 
 
-@pytest.mark.parametrize("growth", [{"n_blocks": 3}, {"mid_input": True}])
+@pytest.mark.parametrize(
+    "growth",
+    [{"n_blocks": 3}, {"mid_input": True}, {"time_hidden": 24, "band_hidden": 12}],
+    ids=["deeper", "mid-input", "wider"],
+)
 def test_a_grown_model_starts_as_the_same_separator_then_its_new_parts_learn(tmp_path, growth):
-    """--init into more trunk blocks, or with --mid-input: the copied model's masks at
-    first; after training steps the new parts (zero at first) are not."""
+    """--init into more trunk blocks, wider trunk LSTMs or with --mid-input: the copied
+    model's masks at first; after training steps the new parts (zero at first) are not."""
     make_corpus(tmp_path / "data")
     cfg = tiny_config(tmp_path / "data", valid_every=2, valid_songs=1, valid_seconds=1)
     Trainer(replace(cfg, max_steps=2), tmp_path / "a", log=quiet).run()

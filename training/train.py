@@ -271,6 +271,42 @@ def _dist_setup() -> tuple[int, int]:
 # -- the loop ---------------------------------------------------------------------
 
 
+def _widens(old: nn.Module, new: nn.Module) -> bool:
+    """Whether the trunk residual ``new`` is ``old`` with more LSTM units (same features)."""
+    return (
+        old.rnn.input_size == new.rnn.input_size
+        and old.rnn.bidirectional == new.rnn.bidirectional
+        and new.rnn.hidden_size > old.rnn.hidden_size
+    )
+
+
+@torch.no_grad()
+def _widen(old: nn.Module, new: nn.Module) -> None:
+    """Put ``old``'s LSTM units first in ``new``, gate by gate and direction by direction.
+
+    The added units keep their fresh input and recurrent weights, so they run and
+    get gradients, but nothing reads them yet: the old units' recurrent weights from
+    them and the projection's columns for them are zero. ``new`` computes what
+    ``old`` did.
+    """
+    ho, hn = old.rnn.hidden_size, new.rnn.hidden_size
+    new.norm.load_state_dict(old.norm.state_dict())
+    for d, suffix in enumerate(("", "_reverse") if new.rnn.bidirectional else ("",)):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            src = getattr(old.rnn, f"{name}_l0{suffix}")
+            dst = getattr(new.rnn, f"{name}_l0{suffix}")
+            for g in range(4):  # PyTorch's gate blocks: input, forget, cell, output
+                rows = slice(g * hn, g * hn + ho)
+                if name == "weight_hh":
+                    dst[rows, :ho] = src[g * ho : (g + 1) * ho]
+                    dst[rows, ho:] = 0.0
+                else:
+                    dst[rows] = src[g * ho : (g + 1) * ho]
+        new.proj.weight[:, d * hn : d * hn + ho] = old.proj.weight[:, d * ho : (d + 1) * ho]
+        new.proj.weight[:, d * hn + ho : (d + 1) * hn] = 0.0
+    new.proj.bias.copy_(old.proj.bias)
+
+
 class Trainer:
     """One run: builds or resumes the model, optimizer and schedule, and trains."""
 
@@ -424,7 +460,9 @@ class Trainer:
         match and leaves the rest (band split, mask outputs) freshly initialised.
         Trunk blocks added after the copied ones (a deeper model grown from a
         shallower one) start with a zero output projection: each adds nothing
-        until trained, so the grown model starts as the same separator.
+        until trained, so the grown model starts as the same separator. Wider
+        trunk LSTMs (more time or band hidden units) take the old units and add
+        units that nothing reads yet (``_widen``): the same separator again.
         """
         from model.weights import load_model
 
@@ -443,12 +481,19 @@ class Trainer:
             for part in (block.time, block.band):
                 nn.init.zeros_(part.proj.weight)
                 nn.init.zeros_(part.proj.bias)
+        widened = []
+        for i, (block, old) in enumerate(zip(self.model.blocks, start.blocks, strict=False)):
+            for axis in ("time", "band"):
+                if _widens(getattr(old, axis), getattr(block, axis)):
+                    _widen(getattr(old, axis), getattr(block, axis))
+                    widened.append(f"blocks.{i}.{axis}")
         n_taken = sum(v.numel() for v in taken.values())
         n_all = sum(v.numel() for v in own.values())
         fresh = sorted({k.split(".")[0] + "." + k.split(".")[1] for k in own if k not in taken})
         self.log(
             f"warm start from {path}: {len(taken)}/{len(own)} tensors, "
             f"{n_taken / n_all:.0%} of the parameters; fresh: {', '.join(fresh)}"
+            + (f"; widened: {', '.join(widened)}" if widened else "")
         )
 
     def _load_counters(self, state: dict) -> None:

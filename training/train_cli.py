@@ -57,6 +57,8 @@ def _train(args: argparse.Namespace) -> int:
         k: v
         for k, v in (
             ("n_blocks", args.n_blocks),
+            ("time_hidden", args.time_hidden),
+            ("band_hidden", args.band_hidden),
             ("head_hidden", args.head_hidden),
             ("residual_stem", args.residual_stem),
             ("mid_input", args.mid_input),
@@ -356,6 +358,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="trunk blocks; with --init from fewer, the added blocks start as the identity",
     )
+    for axis in ("time", "band"):
+        p.add_argument(
+            f"--{axis}-hidden",
+            type=int,
+            help=f"{axis} LSTM units per trunk block; with --init from fewer, the old units "
+            "come first and the added ones start unread",
+        )
     p.add_argument("--head-hidden", type=int)
     p.add_argument(
         "--residual-stem",
