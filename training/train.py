@@ -489,10 +489,16 @@ class Trainer:
                     widened.append(f"blocks.{i}.{axis}")
         n_taken = sum(v.numel() for v in taken.values())
         n_all = sum(v.numel() for v in own.values())
-        fresh = sorted({k.split(".")[0] + "." + k.split(".")[1] for k in own if k not in taken})
+        fresh = sorted(
+            {
+                k.split(".")[0] + "." + k.split(".")[1]
+                for k in own
+                if k not in taken and not k.startswith(tuple(w + "." for w in widened))
+            }
+        )
         self.log(
             f"warm start from {path}: {len(taken)}/{len(own)} tensors, "
-            f"{n_taken / n_all:.0%} of the parameters; fresh: {', '.join(fresh)}"
+            f"{n_taken / n_all:.0%} of the parameters; fresh: {', '.join(fresh) or 'none'}"
             + (f"; widened: {', '.join(widened)}" if widened else "")
         )
 
