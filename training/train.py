@@ -286,11 +286,11 @@ def _widen(old: nn.Module, new: nn.Module) -> None:
 
     The added units keep their fresh input and recurrent weights, so they run and
     get gradients, but nothing reads them yet: the old units' recurrent weights from
-    them and the projection's columns for them are zero. ``new`` computes what
-    ``old`` did.
+    them and the projection's columns for them are zero. With the norm and the
+    projection's bias (their shapes unchanged, copied with the matching tensors)
+    ``new`` computes what ``old`` did.
     """
     ho, hn = old.rnn.hidden_size, new.rnn.hidden_size
-    new.norm.load_state_dict(old.norm.state_dict())
     for d, suffix in enumerate(("", "_reverse") if new.rnn.bidirectional else ("",)):
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             src = getattr(old.rnn, f"{name}_l0{suffix}")
@@ -304,7 +304,6 @@ def _widen(old: nn.Module, new: nn.Module) -> None:
                     dst[rows] = src[g * ho : (g + 1) * ho]
         new.proj.weight[:, d * hn : d * hn + ho] = old.proj.weight[:, d * ho : (d + 1) * ho]
         new.proj.weight[:, d * hn + ho : (d + 1) * hn] = 0.0
-    new.proj.bias.copy_(old.proj.bias)
 
 
 class Trainer:
