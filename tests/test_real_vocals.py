@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from model.errors import StemliveError
-from training.augment import voice_gap
+from training.augment import amp, voice_gap
 from training.real_vocals import (
     TEST_SINGERS,
     VALID_SINGERS,
@@ -292,6 +292,40 @@ def test_real_instruments_under_a_real_backing_join_the_unknown_rest(
     stems, resid, known = make_batch(corpus, cfg, 0)
     assert not stems[:, 1:].any()  # nothing labelled but the voice
     assert all(_tone_share(r) > 0.2 for r in resid)  # the guitar is in the residual
+
+
+def test_the_amp_distorts_like_a_guitar_amp_and_keeps_the_level() -> None:
+    t = np.arange(SR) / SR
+    x = np.stack([0.05 * np.sin(2 * np.pi * 220.0 * t)] * 2).astype(np.float32)
+    spec_in = np.abs(np.fft.rfft(x[0])) ** 2
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    for seed in range(5):
+        y = amp(x, SR, np.random.default_rng(seed))
+        assert y.shape == x.shape and np.isfinite(y).all()
+        np.testing.assert_allclose(np.sqrt((y**2).mean()), np.sqrt((x**2).mean()), rtol=1e-3)
+        spec = np.abs(np.fft.rfft(y[0])) ** 2
+        third = spec[np.abs(freqs - 660.0) < 5].sum()
+        assert third > 1e-2 * spec[np.abs(freqs - 220.0) < 5].sum()  # clipped: a strong 3rd
+        assert third > 1e4 * spec_in[np.abs(freqs - 660.0) < 5].sum()
+        # The cabinet: the harmonics fall off above it.
+        assert spec[freqs > 12000].sum() < 1e-2 * spec[(freqs > 500) & (freqs < 3000)].sum()
+    assert not amp(np.zeros((2, SR), np.float32), SR, np.random.default_rng(0)).any()
+
+
+def test_amped_items_change_their_other_stem_only(corpus: Corpus) -> None:
+    base = DataConfig(root="", segment_seconds=0.5, batch_size=3, p_silence=0.0,
+                      p_band_limit=1e-9, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    b = make_batch(corpus, replace(base, p_amp=1.0), 0)
+    crest = lambda x: np.abs(x).max() / np.sqrt((x**2).mean())  # noqa: E731
+    for i in range(3):
+        scale = np.sqrt((b[i, 0] ** 2).mean() / (a[i, 0] ** 2).mean())  # the peak rescaling
+        for s in range(3):  # vocals, bass, drums: the same draws, only rescaled
+            np.testing.assert_allclose(b[i, s], scale * a[i, s], atol=1e-5)
+        # The same level, clipped: the noise's peaks flattened.
+        np.testing.assert_allclose(np.sqrt((b[i, 3] ** 2).mean()),
+                                   scale * np.sqrt((a[i, 3] ** 2).mean()), rtol=1e-3)  # fmt: skip
+        assert crest(b[i, 3]) < 0.8 * crest(a[i, 3])
 
 
 def test_real_instruments_need_their_folder(tmp_path: Path, corpus: Corpus) -> None:

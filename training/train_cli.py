@@ -88,6 +88,7 @@ def _train(args: argparse.Namespace) -> int:
             ("other_root", args.others),
             ("p_real_other", args.p_real_other),
             ("p_voice_gap", args.p_voice_gap),
+            ("p_amp", args.p_amp),
             ("vocal_db", args.vocal_db),
             ("input_level_db", args.input_level_db),
             ("partial_root", args.partial),
@@ -445,6 +446,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--p-voice-gap",
         type=float,
         help="chance a real voice falls silent for 20-100 %% of its item (rests)",
+    )
+    p.add_argument(
+        "--p-amp",
+        type=float,
+        help="chance an item's generated other stem goes through a guitar amp (distortion)",
     )
     p.add_argument(
         "--vocal-db",

@@ -75,6 +75,10 @@ class DataConfig:
     # full of; labels stay exact.
     other_root: str = ""
     p_real_other: float = 0.0
+    # The chance per item that its generated "other" stem goes through a guitar amp
+    # (``augment.amp``: mid push, hard asymmetric clipping, speaker cabinet): distorted
+    # parts in the voice's register, beyond the few real guitar recordings.
+    p_amp: float = 0.0
     # Rests in real voices: the chance that a real voice (over generated stems or over its
     # own backing) falls silent for a random 20-100 % of the item, labels following. Real
     # voices are cut where they sing, while records leave the backing alone between
@@ -93,7 +97,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
                      "p_band_limit", "p_silence", "p_swap", "p_real_other",
-                     "p_voice_gap"):  # fmt: skip
+                     "p_voice_gap", "p_amp"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
@@ -323,6 +327,7 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
         or cfg.vocal_root
         or cfg.p_band_limit
         or cfg.p_real_other
+        or cfg.p_amp
         or cfg.vocal_db
     )
     # Pitch/tempo changes draw from their own generator too.
