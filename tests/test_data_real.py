@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 import soundfile as sf
 
+from model.errors import StemliveError
 from training.datasets import STEMS, open_tracks
 from training.real_material import convert_fretsonfire, convert_stempeg, stempeg_example
 
@@ -47,3 +51,32 @@ def test_fretsonfire_song_is_split_into_mixture_guitar_backing(tmp_path):
 def test_missing_fretsonfire_is_reported_not_fatal(tmp_path):
     lines = list(convert_fretsonfire(tmp_path, 44100, tmp_path / "nowhere"))
     assert len(lines) == 1 and "skipped" in lines[0]
+
+
+def test_the_estimate_figure_shows_where_an_estimate_comes_from(tmp_path: Path) -> None:
+    from training.spectrogram import estimate_figure
+
+    sr, n = 44100, 44100 * 2
+    t = np.arange(n) / sr
+    song = tmp_path / "song"
+    song.mkdir()
+    stems = {
+        "vocals": 0.1 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t)),
+        "bass": 0.1 * np.sin(2 * np.pi * 55 * t),
+        "drums": 0.05 * np.random.default_rng(0).standard_normal(n) * (t % 0.5 < 0.05),
+        "other": 0.05 * np.sign(np.sin(2 * np.pi * 330 * t)),
+    }
+    for name, x in stems.items():
+        sf.write(song / f"{name}.wav", np.stack([x, x], 1), sr, "FLOAT")
+    sf.write(song / "mixture.wav", np.stack([sum(stems.values())] * 2, 1), sr, "FLOAT")
+    out = tmp_path / "fig" / "est.png"
+    result = estimate_figure(song, out, stem="bass")
+    assert out.is_file() and out.stat().st_size > 10_000
+    assert np.isfinite(result["sdr"])
+    # The coefficients say what the estimate is made of: the default finds most of the bass.
+    assert result["coef_bass"] > 0.5 and abs(result["coef_vocals"]) < 0.3
+    with pytest.raises(StemliveError, match="no stem"):
+        estimate_figure(song, out, stem="kazoo")
+    (song / "other.wav").unlink()
+    with pytest.raises(StemliveError, match="other.wav"):
+        estimate_figure(song, out)

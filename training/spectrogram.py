@@ -1,6 +1,8 @@
-"""Spectrogram pictures of a song folder's stems, to look at what the generator made.
+"""Spectrogram pictures of a song folder's stems, to look at what the generator made, and
+of one stem's estimate against its reference, to look at where a model goes wrong.
 
-Usage: ``python -m training.spectrogram SONG_DIR OUT.png``
+Usage: ``python -m training.spectrogram SONG_DIR OUT.png``, or
+``python -m training.spectrogram --estimate SONG_DIR OUT.png [WEIGHTS] [STEM]``
 """
 
 from __future__ import annotations
@@ -100,8 +102,75 @@ def voice_air_figure(voice_wav: Path, out_png: Path, seed: int = 0) -> None:
     plt.close(fig)
 
 
-if __name__ == "__main__":  # SONG_DIR OUT.png, or --voice VOICE.wav OUT.png
+def estimate_figure(
+    song_dir: Path,
+    out_png: Path,
+    weights: str | None = None,
+    stem: str = "vocals",
+    max_khz: float = 4.0,
+) -> dict[str, float]:
+    """Mixture, reference, estimate (``Separator.load(weights).separate``) and error of one
+    stem, 0..``max_khz``, on one dB scale (the mixture's peak), so that a quiet estimate
+    looks quiet. Returns the stem's SDR and the coefficient of each true stem in the
+    estimate (``evaluate_metrics.shares``), which the title shows too."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from model.separator import Separator
+    from training.evaluate_metrics import sdr, shares
+
+    def read(name: str) -> tuple[np.ndarray, int]:
+        path = song_dir / f"{name}.wav"
+        if not path.is_file():
+            raise StemliveError(f"{song_dir} has no {name}.wav")
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+        return x.T, sr
+
+    sep = Separator.load(weights)
+    if stem not in sep.stems:
+        raise StemliveError(f"the model has no stem {stem!r}: {', '.join(sep.stems)}")
+    mix, sr = read("mixture")
+    if sr != sep.sample_rate:
+        raise StemliveError(f"{song_dir} is at {sr} Hz, the model at {sep.sample_rate} Hz")
+    refs = np.stack([read(name)[0] for name in sep.stems])
+    k = sep.stems.index(stem)
+    est = sep.separate(mix)[k]
+    coef, _ = shares(refs, est, k)
+    result = {
+        "sdr": sdr(refs[k], est),
+        **{f"coef_{n}": float(c) for n, c in zip(sep.stems, coef, strict=True)},
+    }
+    panels = (
+        ("mixture", mix),
+        (f"{stem} reference", refs[k]),
+        (f"{stem} estimate", est),
+        ("estimate - reference", est - refs[k]),
+    )
+    top = _db(mix.mean(0)).max()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 7.5), sharex=True)
+    for ax, (name, x) in zip(axes, panels, strict=True):
+        ax.imshow(_db(x.mean(0)), origin="lower", aspect="auto", cmap="magma", vmin=top - 80,
+                  vmax=top, extent=(0, x.shape[-1] / sr, 0, sr / 2000))  # fmt: skip
+        ax.set_ylim(0, max_khz)
+        ax.set_ylabel(f"{name}\nkHz")
+    axes[-1].set_xlabel("seconds (one dB scale: the mixture's peak to 80 dB under it)")
+    parts = ", ".join(f"{n} {c:.2f}" for n, c in zip(sep.stems, coef, strict=True))
+    fig.suptitle(
+        f"{song_dir.name}: {stem} SDR {result['sdr']:.2f} dB\nestimate = {parts} x the true stems"
+    )
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=60)
+    plt.close(fig)
+    return result
+
+
+if __name__ == "__main__":  # SONG_DIR OUT.png, --voice VOICE.wav OUT.png, --estimate ...
     if sys.argv[1] == "--voice":
         voice_air_figure(Path(sys.argv[2]), Path(sys.argv[3]))
+    elif sys.argv[1] == "--estimate":
+        print(estimate_figure(Path(sys.argv[2]), Path(sys.argv[3]), *sys.argv[4:6]))
     else:
         stem_spectrograms(Path(sys.argv[1]), Path(sys.argv[2]))
