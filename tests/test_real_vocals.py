@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from model.errors import StemliveError
-from training.augment import amp, voice_gap
+from training.augment import _band_power, amp, brighten, voice_gap
 from training.real_vocals import (
     TEST_SINGERS,
     VALID_SINGERS,
@@ -326,6 +326,46 @@ def test_amped_items_change_their_other_stem_only(corpus: Corpus) -> None:
         np.testing.assert_allclose(np.sqrt((b[i, 3] ** 2).mean()),
                                    scale * np.sqrt((a[i, 3] ** 2).mean()), rtol=1e-3)  # fmt: skip
         assert crest(b[i, 3]) < 0.8 * crest(a[i, 3])
+
+
+def _tilt(x: np.ndarray) -> float:
+    """dB of the 1-4 kHz band against the 250-1000 Hz band."""
+    return 10 * np.log10(_band_power(x, SR, 1000, 4000) / _band_power(x, SR, 250, 1000))
+
+
+def test_brighten_lifts_a_dark_voice_to_a_records_tilt_and_keeps_the_level() -> None:
+    t = np.arange(SR) / SR
+    dark = sum(np.sin(2 * np.pi * 200 * k * t) * 10 ** (-6 * k / 20) for k in range(1, 30))
+    dark = np.stack([dark, dark]).astype(np.float32)
+    assert _tilt(dark) < -16
+    for seed in range(10):
+        y = brighten(dark, SR, np.random.default_rng(seed))
+        assert -16 < _tilt(y) < -2  # the shelf's target, -14..-4, give or take its slope
+        np.testing.assert_allclose(np.sqrt((y**2).mean()), np.sqrt((dark**2).mean()), rtol=1e-3)
+    bright = sum(np.sin(2 * np.pi * 200 * k * t) for k in range(1, 30))
+    bright = np.stack([bright, bright]).astype(np.float32)
+    assert _tilt(bright) > -4
+    np.testing.assert_allclose(brighten(bright, SR, np.random.default_rng(0)), bright, atol=1e-4)
+
+
+def test_brightened_items_change_their_real_voice_only(corpus: Corpus, tmp_path: Path) -> None:
+    t = np.arange(2 * SR) / SR
+    for k, f0 in enumerate((150.0, 210.0)):  # dark voices: harmonics falling 6 dB each
+        clip = tmp_path / "train" / f"utt{k}_v0"
+        clip.mkdir(parents=True)
+        x = sum(np.sin(2 * np.pi * f0 * h * t) * 10 ** (-6 * h / 20) for h in range(1, 25))
+        sf.write(clip / "vocals.wav", (0.3 * x / np.abs(x).max()).astype(np.float32), SR)
+    base = DataConfig(root="", segment_seconds=1.0, batch_size=4, vocal_root=str(tmp_path),
+                      p_real_vocal=1.0, p_silence=0.0, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    b = make_batch(corpus, replace(base, p_bright_voice=1.0), 0)
+    for i in range(4):
+        scale = np.abs(b[i, 1:].sum(0)).max() / np.abs(a[i, 1:].sum(0)).max()  # peak rescaling
+        np.testing.assert_allclose(b[i, 1:], scale * a[i, 1:], atol=1e-5)  # the rest untouched
+        va, vb = a[i, 0], b[i, 0]
+        np.testing.assert_allclose(np.sqrt((vb**2).mean()), scale * np.sqrt((va**2).mean()),
+                                   rtol=1e-3)  # fmt: skip
+        assert _tilt(va) < -14 and _tilt(vb) > _tilt(va) + 3  # a dark voice lifted
 
 
 def test_real_instruments_need_their_folder(tmp_path: Path, corpus: Corpus) -> None:

@@ -89,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_real_other", args.p_real_other),
             ("p_voice_gap", args.p_voice_gap),
             ("p_amp", args.p_amp),
+            ("p_bright_voice", args.p_bright_voice),
             ("vocal_db", args.vocal_db),
             ("input_level_db", args.input_level_db),
             ("partial_root", args.partial),
@@ -451,6 +452,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--p-amp",
         type=float,
         help="chance an item's generated other stem goes through a guitar amp (distortion)",
+    )
+    p.add_argument(
+        "--p-bright-voice",
+        type=float,
+        help="chance a real voice is brightened to a record's tilt (1-4 kHz lifted)",
     )
     p.add_argument(
         "--vocal-db",

@@ -79,6 +79,10 @@ class DataConfig:
     # (``augment.amp``: mid push, hard asymmetric clipping, speaker cabinet): distorted
     # parts in the voice's register, beyond the few real guitar recordings.
     p_amp: float = 0.0
+    # The chance that a real voice is brightened to a record's tilt (``augment.brighten``:
+    # its 1-4 kHz band lifted to -14..-4 dB against its 250-1000 Hz band). MIR-1K's voices
+    # are dark (median -15 dB there), records' belted vocals are not (Falcon 69: -5.7).
+    p_bright_voice: float = 0.0
     # Rests in real voices: the chance that a real voice (over generated stems or over its
     # own backing) falls silent for a random 20-100 % of the item, labels following. Real
     # voices are cut where they sing, while records leave the backing alone between
@@ -97,7 +101,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
                      "p_band_limit", "p_silence", "p_swap", "p_real_other",
-                     "p_voice_gap", "p_amp"):  # fmt: skip
+                     "p_voice_gap", "p_amp", "p_bright_voice"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
