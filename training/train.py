@@ -268,6 +268,16 @@ def _dist_setup() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
+def dist_teardown() -> None:
+    """Destroy the process group (under torchrun) before the interpreter exits: left to exit,
+    gloo's worker threads can abort the process ("terminate called without an active
+    exception", pytorch/pytorch#190489)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 # -- the loop ---------------------------------------------------------------------
 
 

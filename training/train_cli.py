@@ -32,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from model.config import ModelConfig
     from model.errors import StemliveError
-    from training.train import Trainer, load_config, stdout_log
+    from training.train import Trainer, dist_teardown, load_config, stdout_log
 
     run_dir = Path(args.run)
     cfg_path = args.config
@@ -161,7 +161,10 @@ def _train(args: argparse.Namespace) -> int:
         init_weights=args.init,
         all_songs=args.all_songs,
     )
-    trainer.run()
+    try:
+        trainer.run()
+    finally:
+        dist_teardown()
     if args.export and trainer.rank == 0:
         from training.train_release import export_release
 
