@@ -36,11 +36,7 @@ def stem_spectrograms(song_dir: Path, out_png: Path, seconds: float | None = Non
         if seconds:
             audio = audio[: int(seconds * sr)]
         mono = audio.mean(axis=1)
-        win, hop = 2048, 512
-        frames = 1 + (len(mono) - win) // hop
-        idx = np.arange(win)[None, :] + hop * np.arange(frames)[:, None]
-        spec = np.abs(np.fft.rfft(mono[idx] * np.hanning(win), axis=1)).T
-        db = 20 * np.log10(spec + 1e-7)
+        db = _db(mono)
         ax.imshow(
             db,
             origin="lower",
@@ -111,36 +107,32 @@ def estimate_figure(
 ) -> dict[str, float]:
     """Mixture, reference, estimate (``Separator.load(weights).separate``) and error of one
     stem, 0..``max_khz``, on one dB scale (the mixture's peak), so that a quiet estimate
-    looks quiet. Returns the stem's SDR and the coefficient of each true stem in the
-    estimate (``evaluate_metrics.shares``), which the title shows too."""
+    looks quiet. The song is read as ``stemlive eval`` reads it (``evaluate.load_song``:
+    the mixture is the sum of the stems), so the SDR is the one the suite reports. Returns
+    it and the coefficient of each true stem in the estimate (``evaluate_metrics.shares``),
+    which the title shows too."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from model.separator import Separator
+    from training.datasets import STEMS
+    from training.evaluate import load_song
     from training.evaluate_metrics import sdr, shares
 
-    def read(name: str) -> tuple[np.ndarray, int]:
-        path = song_dir / f"{name}.wav"
-        if not path.is_file():
-            raise StemliveError(f"{song_dir} has no {name}.wav")
-        x, sr = sf.read(path, dtype="float32", always_2d=True)
-        return x.T, sr
-
     sep = Separator.load(weights)
-    if stem not in sep.stems:
+    if stem not in sep.stems or stem not in STEMS:
         raise StemliveError(f"the model has no stem {stem!r}: {', '.join(sep.stems)}")
-    mix, sr = read("mixture")
+    mix, refs, sr = load_song(song_dir)
     if sr != sep.sample_rate:
         raise StemliveError(f"{song_dir} is at {sr} Hz, the model at {sep.sample_rate} Hz")
-    refs = np.stack([read(name)[0] for name in sep.stems])
-    k = sep.stems.index(stem)
-    est = sep.separate(mix)[k]
+    k = STEMS.index(stem)
+    est = sep.separate(mix)[sep.stems.index(stem)]
     coef, _ = shares(refs, est, k)
     result = {
         "sdr": sdr(refs[k], est),
-        **{f"coef_{n}": float(c) for n, c in zip(sep.stems, coef, strict=True)},
+        **{f"coef_{n}": float(c) for n, c in zip(STEMS, coef, strict=True)},
     }
     panels = (
         ("mixture", mix),
@@ -156,7 +148,7 @@ def estimate_figure(
         ax.set_ylim(0, max_khz)
         ax.set_ylabel(f"{name}\nkHz")
     axes[-1].set_xlabel("seconds (one dB scale: the mixture's peak to 80 dB under it)")
-    parts = ", ".join(f"{n} {c:.2f}" for n, c in zip(sep.stems, coef, strict=True))
+    parts = ", ".join(f"{n} {c:.2f}" for n, c in zip(STEMS, coef, strict=True))
     fig.suptitle(
         f"{song_dir.name}: {stem} SDR {result['sdr']:.2f} dB\nestimate = {parts} x the true stems"
     )
