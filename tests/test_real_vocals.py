@@ -386,3 +386,32 @@ def test_held_out_instrumentals_are_never_trained_on(tmp_path: Path, guitars: Pa
     with pytest.raises(StemliveError, match="guitar.wav"):
         InstrumentCorpus([tmp_path])
     assert len(InstrumentCorpus([tmp_path, guitars]).tracks) == 2  # only the two others
+
+
+def test_record_backing_puts_a_real_voice_over_a_real_record(
+    corpus: Corpus, mir1k: Path, tmp_path: Path
+) -> None:
+    """Items whose real voice sings over a record: the record (here a 1 kHz square wave,
+    unlike the MIR-1K backings' tones) is the unknown residual, only the voice is known."""
+    t = np.arange(3 * SR) / SR
+    x = 0.2 * np.sign(np.sin(2 * np.pi * 1000.0 * t))
+    (tmp_path / "song0").mkdir()
+    sf.write(tmp_path / "song0" / "mixture.wav", np.stack([x, x], 1), SR, "PCM_16")
+    cfg = DataConfig(root="", segment_seconds=0.5, batch_size=4, vocal_root=str(mir1k),
+                     p_real_backing=1.0, other_root=str(tmp_path), p_record_backing=1.0,
+                     carry_segments=1)  # fmt: skip
+    stems, resid, known = make_batch(corpus, cfg, 0)
+    assert np.array_equal(known, np.tile([1.0, 0.0, 0.0, 0.0], (4, 1)))
+    assert not stems[:, 1:].any()
+    assert all(_tone_share(r) > 0.5 for r in resid)  # the record, sometimes coloured
+    assert all(np.sqrt((stems[i, 0] ** 2).mean()) > 1e-3 for i in range(4))  # a voice on it
+    assert all(_tone_share(stems[i, 0]) < 0.1 for i in range(4))  # the voice, not the record
+    # Without it, the same items sing over their own karaoke backing (no square wave).
+    _, own, _ = make_batch(corpus, replace(cfg, p_record_backing=0.0), 0)
+    assert all(_tone_share(r) < 0.1 for r in own)
+    with pytest.raises(StemliveError, match="p_real_backing"):
+        DataConfig(vocal_root=str(mir1k), other_root=str(tmp_path), p_record_backing=0.5)
+    with pytest.raises(StemliveError, match="other_root"):
+        DataConfig(vocal_root=str(mir1k), p_real_backing=1.0, p_record_backing=0.5)
+    with pytest.raises(StemliveError, match="mixture.wav"):
+        make_batch(corpus, replace(cfg, other_root=str(mir1k)), 0)

@@ -33,9 +33,10 @@ def vocal_corpus(roots: str) -> VocalCorpus:
     return _loaded("vocals", roots, lambda folders: VocalCorpus(folders, "train"))
 
 
-def instrument_corpus(roots: str) -> InstrumentCorpus:
-    """The real instrument recordings of comma-separated folders, loaded once per process."""
-    return _loaded("instruments", roots, InstrumentCorpus)
+def instrument_corpus(roots: str, track: str = "guitar") -> InstrumentCorpus:
+    """The real recordings ``<song>/<track>.wav`` of comma-separated folders, loaded once
+    per process."""
+    return _loaded(f"instruments/{track}", roots, lambda f: InstrumentCorpus(f, track))
 
 
 def _against(x: np.ndarray, rest: np.ndarray, floor: float, rng, low: float, high: float):
@@ -211,10 +212,12 @@ def augment_batch(
     known = np.ones((b, s), np.float32)
     voices = vocal_corpus(cfg.vocal_root) if cfg.vocal_root else None
     instruments = instrument_corpus(cfg.other_root) if cfg.p_real_other else None
+    records = instrument_corpus(cfg.other_root, "mixture") if cfg.p_record_backing else None
     extra = np.random.default_rng([*seed, 4])  # their own stream: the other draws stay the same
     gaps = np.random.default_rng([*seed, 5])  # likewise
     amps = np.random.default_rng([*seed, 6])  # likewise
     bright = np.random.default_rng([*seed, 7])  # likewise
+    recorded = np.random.default_rng([*seed, 8])  # likewise
     floor = 10 ** (cfg.min_rms_db / 20)
     v, o = STEMS.index("vocals"), STEMS.index("other")
     for i in range(b):
@@ -227,7 +230,17 @@ def augment_batch(
             real = u < cfg.p_real_backing or (
                 u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0
             )
-            if u < cfg.p_real_backing:
+            if u < cfg.p_real_backing and records and recorded.random() < cfg.p_record_backing:
+                # A real voice over a real instrumental record: only the vocals are known.
+                record = records.segment(recorded, n, floor)
+                if recorded.random() < 0.5:
+                    record = colour(record, sample_rate, recorded)
+                batch[i] = 0.0
+                batch[i, v] = real_voice(voices, record, cfg, recorded, sample_rate)
+                resid[i] = record
+                known[i] = 0.0
+                known[i, v] = 1.0
+            elif u < cfg.p_real_backing:
                 voice, backing = voices.segment(rng, n, floor, backed=True)
                 ratio = rms(voice) / (rms(backing) + 1e-9)
                 sung = vocal_chain(voice, sample_rate, rng)

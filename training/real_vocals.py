@@ -185,16 +185,17 @@ HELD_OUT_SONGS = ("muldjord_mutilated_mime", "sectoid_feelings")
 
 
 class InstrumentCorpus:
-    """Real instrument recordings: every ``<root>/*/guitar.wav`` of one or more folders
-    (``stemlive data real`` writes the Frets on Fire songs' guitars so) but the held-out
-    songs', (n, c) int16, memory-mapped."""
+    """Real recordings: every ``<root>/*/<track>.wav`` of one or more folders but the
+    held-out songs', (n, c) int16, memory-mapped. ``stemlive data real`` writes the Frets
+    on Fire songs so: ``guitar.wav`` (the guitar alone), ``mixture.wav`` (the whole
+    instrumental record)."""
 
-    def __init__(self, roots: list[str | Path]) -> None:
+    def __init__(self, roots: list[str | Path], track: str = "guitar") -> None:
         from training.train_data import _read_int16
 
         self.tracks: list[np.ndarray] = []
         for r in roots:
-            for path in sorted(Path(r).glob("*/guitar.wav")):
+            for path in sorted(Path(r).glob(f"*/{track}.wav")):
                 if path.parent.name in HELD_OUT_SONGS:
                     continue
                 x, sr = _read_int16(path)
@@ -203,7 +204,7 @@ class InstrumentCorpus:
                 self.tracks.append(x if x.shape[1] == 2 else np.repeat(x[:, :1], 2, 1))
         if not self.tracks:
             raise StemliveError(
-                f"no <song>/guitar.wav under {', '.join(map(str, roots))}: make them with "
+                f"no <song>/{track}.wav under {', '.join(map(str, roots))}: make them with "
                 "`stemlive data real --out DIR` (Debian's Frets on Fire song packs)"
             )
 

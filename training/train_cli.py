@@ -90,6 +90,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_voice_gap", args.p_voice_gap),
             ("p_amp", args.p_amp),
             ("p_bright_voice", args.p_bright_voice),
+            ("p_record_backing", args.p_record_backing),
             ("vocal_db", args.vocal_db),
             ("input_level_db", args.input_level_db),
             ("partial_root", args.partial),
@@ -110,8 +111,15 @@ def _train(args: argparse.Namespace) -> int:
         raise StemliveError(
             f"--stem-weights needs {len(cfg.model.stems)} values ({', '.join(cfg.model.stems)})"
         )
-    if args.sdr_weight is not None:
-        loss_over["sdr_weight"] = args.sdr_weight
+    if args.comp_power is not None and not 0.0 < args.comp_power <= 1.0:
+        raise StemliveError(f"--comp-power must be in (0, 1], got {args.comp_power}")
+    for k, v in (
+        ("sdr_weight", args.sdr_weight),
+        ("comp_weight", args.comp_weight),
+        ("comp_power", args.comp_power),
+    ):
+        if v is not None:
+            loss_over[k] = v
     if loss_over:
         cfg = replace(cfg, loss=replace(cfg.loss, **loss_over))
     top = {
@@ -462,6 +470,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="chance a real voice is brightened to a record's tilt (1-4 kHz lifted)",
     )
     p.add_argument(
+        "--p-record-backing",
+        type=float,
+        help="share of the real-backing items whose voice sings over a real instrumental "
+        "record (--others' <song>/mixture.wav) instead of its own backing",
+    )
+    p.add_argument(
         "--vocal-db",
         type=float,
         metavar="DB",
@@ -513,6 +527,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sdr-weight",
         type=float,
         help="add minus the batch SDR per stem (dB) times this to the loss (0: off)",
+    )
+    p.add_argument(
+        "--comp-weight",
+        type=float,
+        help="add L1 on power-law compressed spectra times this to the loss (0: off); "
+        "it weighs quiet bins (a voice's upper harmonics) more than the linear terms",
+    )
+    p.add_argument(
+        "--comp-power", type=float, help="the compression's power (default 0.3; 1: linear)"
     )
     p.add_argument(
         "--mrstft",

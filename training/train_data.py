@@ -75,6 +75,13 @@ class DataConfig:
     # full of; labels stay exact.
     other_root: str = ""
     p_real_other: float = 0.0
+    # The share of the real-backing items (p_real_backing) whose real voice sings over a
+    # real instrumental record instead of its own karaoke backing: a stretch of one of
+    # other_root's <song>/mixture.wav (the Frets on Fire songs: drums, bass and distorted
+    # guitars played and produced as records are), sometimes coloured, as the unlabelled
+    # residual; only the vocals are known. What the real clip is (a singer over a rock
+    # band) and neither the generator nor MIR-1K's karaoke backings sound like.
+    p_record_backing: float = 0.0
     # The chance per item that its generated "other" stem goes through a guitar amp
     # (``augment.amp``: mid push, hard asymmetric clipping, speaker cabinet): distorted
     # parts in the voice's register, beyond the few real guitar recordings.
@@ -101,7 +108,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
                      "p_band_limit", "p_silence", "p_swap", "p_real_other",
-                     "p_voice_gap", "p_amp", "p_bright_voice"):  # fmt: skip
+                     "p_voice_gap", "p_amp", "p_bright_voice", "p_record_backing"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
@@ -118,10 +125,15 @@ class DataConfig:
                 f"data option input_level_db must be {low:g}..{high:g} dB (0: off), "
                 f"got {self.input_level_db}"
             )
-        if self.p_real_other and not self.other_root:
+        if (self.p_real_other or self.p_record_backing) and not self.other_root:
             raise StemliveError(
-                "real instruments (p_real_other) need other_root: folders of "
-                "<song>/guitar.wav made by `stemlive data real`, comma-separated"
+                "real instruments and records (p_real_other, p_record_backing) need "
+                "other_root: folders of <song>/guitar.wav and mixture.wav made by "
+                "`stemlive data real`, comma-separated"
+            )
+        if self.p_record_backing and not self.p_real_backing:
+            raise StemliveError(
+                "p_record_backing is a share of the real-backing items: set p_real_backing too"
             )
 
     @property
