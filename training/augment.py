@@ -230,7 +230,11 @@ def augment_batch(
             real = u < cfg.p_real_backing or (
                 u < cfg.p_real_backing + cfg.p_real_vocal and rms(batch[i, v]) > 0
             )
-            if u < cfg.p_real_backing and records and recorded.random() < cfg.p_record_backing:
+            if (
+                u < cfg.p_real_backing
+                and records is not None
+                and recorded.random() < cfg.p_record_backing
+            ):
                 # A real voice over a real instrumental record: only the vocals are known.
                 record = records.segment(recorded, n, floor)
                 if recorded.random() < 0.5:
