@@ -409,6 +409,16 @@ def test_record_backing_puts_a_real_voice_over_a_real_record(
     # Without it, the same items sing over their own karaoke backing (no square wave).
     _, own, _ = make_batch(corpus, replace(cfg, p_record_backing=0.0), 0)
     assert all(_tone_share(r) < 0.1 for r in own)
+    # Rests over a record: the first item's record and voice are the same draws, the voice
+    # silent for 20-100 % of the item (the record alone there, labelled "no vocals").
+    rested, resid2, _ = make_batch(corpus, replace(cfg, p_record_gap=1.0), 0)
+    scale = np.sqrt((resid2[0] ** 2).mean() / (resid[0] ** 2).mean())  # the peak rescaling
+    np.testing.assert_allclose(resid2[0], scale * resid[0], atol=1e-5)
+    silent = np.abs(rested[0, 0]).max(0) == 0
+    assert 0.2 * silent.size - 1000 <= silent.sum() < silent.size
+    kept, before = rested[0, 0][:, ~silent], scale * stems[0, 0][:, ~silent]
+    assert (np.abs(kept) <= np.abs(before) + 1e-5).all()  # the same voice, faded at the ramps
+    assert (~np.isclose(kept, before, atol=1e-5)).sum(1).max() <= 2 * SR // 100  # two ramps
     with pytest.raises(StemliveError, match="p_real_backing"):
         DataConfig(vocal_root=str(mir1k), other_root=str(tmp_path), p_record_backing=0.5)
     with pytest.raises(StemliveError, match="other_root"):

@@ -241,6 +241,8 @@ def augment_batch(
                     record = colour(record, sample_rate, recorded)
                 batch[i] = 0.0
                 batch[i, v] = real_voice(voices, record, cfg, recorded, sample_rate)
+                if recorded.random() < cfg.p_record_gap:
+                    batch[i, v] *= voice_gap(n, sample_rate, recorded)
                 resid[i] = record
                 known[i] = 0.0
                 known[i, v] = 1.0

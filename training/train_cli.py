@@ -91,6 +91,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_amp", args.p_amp),
             ("p_bright_voice", args.p_bright_voice),
             ("p_record_backing", args.p_record_backing),
+            ("p_record_gap", args.p_record_gap),
             ("vocal_db", args.vocal_db),
             ("input_level_db", args.input_level_db),
             ("partial_root", args.partial),
@@ -474,6 +475,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="share of the real-backing items whose voice sings over a real instrumental "
         "record (--others' <song>/mixture.wav) instead of its own backing",
+    )
+    p.add_argument(
+        "--p-record-gap",
+        type=float,
+        help="chance a voice over a record rests for 20-100 %% of its item",
     )
     p.add_argument(
         "--vocal-db",

@@ -82,6 +82,10 @@ class DataConfig:
     # residual; only the vocals are known. What the real clip is (a singer over a rock
     # band) and neither the generator nor MIR-1K's karaoke backings sound like.
     p_record_backing: float = 0.0
+    # The chance that a voice over a record rests for 20-100 % of its item (as
+    # p_voice_gap, for these items only): the record alone, its distorted guitars
+    # included, labelled "no vocals", where records leave the band alone between phrases.
+    p_record_gap: float = 0.0
     # The chance per item that its generated "other" stem goes through a guitar amp
     # (``augment.amp``: mid push, hard asymmetric clipping, speaker cabinet): distorted
     # parts in the voice's register, beyond the few real guitar recordings.
@@ -108,7 +112,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
                      "p_band_limit", "p_silence", "p_swap", "p_real_other",
-                     "p_voice_gap", "p_amp", "p_bright_voice", "p_record_backing"):  # fmt: skip
+                     "p_voice_gap", "p_amp", "p_bright_voice", "p_record_backing",
+                     "p_record_gap"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
