@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from model.errors import StemliveError
-from training.augment import _band_power, amp, brighten, voice_gap
+from training.augment import _band_power, amp, bass_drive, brighten, voice_gap
 from training.real_vocals import (
     TEST_SINGERS,
     VALID_SINGERS,
@@ -425,3 +425,30 @@ def test_record_backing_puts_a_real_voice_over_a_real_record(
         DataConfig(vocal_root=str(mir1k), p_real_backing=1.0, p_record_backing=0.5)
     with pytest.raises(StemliveError, match="mixture.wav"):
         make_batch(corpus, replace(cfg, other_root=str(mir1k)), 0)
+
+
+def test_bass_drive_puts_harmonics_in_the_mids_and_keeps_the_low_end_and_level(
+    corpus: Corpus,
+) -> None:
+    t = np.arange(SR) / SR
+    # A bass line's partials: 82 Hz (about E2) and its octave, nothing above 250 Hz.
+    x = np.stack([0.1 * np.sin(2 * np.pi * 82 * t) + 0.05 * np.sin(2 * np.pi * 164 * t)] * 2)
+    x = x.astype(np.float32)
+    for seed in range(5):
+        y = bass_drive(x, SR, np.random.default_rng(seed))
+        assert y.shape == x.shape and np.isfinite(y).all()
+        np.testing.assert_allclose(np.sqrt((y**2).mean()), np.sqrt((x**2).mean()), rtol=1e-3)
+        low = _band_power(y, SR, 30, 250)
+        assert low > 0.5 * _band_power(x, SR, 30, 250)  # the clean low end stays
+        assert _band_power(y, SR, 250, 1000) > 1e-3 * low  # driven harmonics, -30 dB or more
+        assert _band_power(x, SR, 250, 1000) < 1e-6 * low
+    # In a batch it changes the bass stem only.
+    base = DataConfig(root="", segment_seconds=0.5, batch_size=3, p_silence=0.0,
+                      p_band_limit=1e-9, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    b = make_batch(corpus, replace(base, p_bass_drive=1.0), 0)
+    for i in range(3):
+        scale = np.sqrt((b[i, 0] ** 2).mean() / (a[i, 0] ** 2).mean())
+        for s in (0, 2, 3):
+            np.testing.assert_allclose(b[i, s], scale * a[i, s], atol=1e-5)
+        assert not np.allclose(b[i, 1], scale * a[i, 1], atol=1e-3)

@@ -135,6 +135,30 @@ def amp(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray
     return (y * (level / (rms(y) + 1e-9))).astype(np.float32)
 
 
+def bass_drive(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A bass stem (c, n) through a rock bass rig: the clean low end beside a driven copy
+    of its upper part (high-passed at 150-400 Hz, clipped 6-24 dB over its level, slightly
+    asymmetric, a cabinet low-pass at 2.5-5 kHz) mixed -9..+3 dB against the clean signal;
+    its level kept. Generated basses put a median 9 dB less into 250-500 Hz (against
+    30-250 Hz) than Falcon 69's, and 11 dB less into 500-1000 Hz: a driven bass's
+    harmonics in the voice's register are what the real clip's vocal estimate took."""
+    level = rms(x)
+    if level < 1e-6:
+        return x
+    hp = rng.uniform(150, 400)
+    upper = fx.apply_gain_curve(x, sample_rate, lambda f: fx.highpass_db(f, hp))
+    drive = 10 ** (rng.uniform(6, 24) / 20) / (rms(upper) + 1e-9)
+    bias = rng.uniform(0.0, 0.2)
+    driven = np.tanh(drive * upper + bias) - np.tanh(bias)
+    cab = rng.uniform(2500, 5000)
+    driven = fx.apply_gain_curve(
+        driven, sample_rate, lambda f: fx.highpass_db(f, 100) + fx.lowpass_db(f, cab)
+    )
+    blend = level * 10 ** (rng.uniform(-9, 3) / 20) / (rms(driven) + 1e-9)
+    y = x + blend * driven
+    return (y * (level / (rms(y) + 1e-9))).astype(np.float32)
+
+
 def _band_power(x: np.ndarray, sample_rate: int, low: float, high: float) -> float:
     spec = np.abs(np.fft.rfft(x.mean(0))) ** 2
     f = np.fft.rfftfreq(x.shape[-1], 1.0 / sample_rate)
@@ -218,8 +242,9 @@ def augment_batch(
     amps = np.random.default_rng([*seed, 6])  # likewise
     bright = np.random.default_rng([*seed, 7])  # likewise
     recorded = np.random.default_rng([*seed, 8])  # likewise
+    drives = np.random.default_rng([*seed, 9])  # likewise
     floor = 10 ** (cfg.min_rms_db / 20)
-    v, o = STEMS.index("vocals"), STEMS.index("other")
+    v, b_, o = STEMS.index("vocals"), STEMS.index("bass"), STEMS.index("other")
     for i in range(b):
         if cfg.p_stem_fx:
             for j in range(s):
@@ -269,6 +294,8 @@ def augment_batch(
                 batch[i, v] *= voice_gap(n, sample_rate, gaps)
         if cfg.vocal_db:
             batch[i, v] *= 10 ** (cfg.vocal_db / 20)
+        if cfg.p_bass_drive and drives.random() < cfg.p_bass_drive:
+            batch[i, b_] = bass_drive(batch[i, b_], sample_rate, drives)
         if cfg.p_amp and amps.random() < cfg.p_amp:
             batch[i, o] = amp(batch[i, o], sample_rate, amps)
         if instruments is not None and extra.random() < cfg.p_real_other:

@@ -89,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_real_other", args.p_real_other),
             ("p_voice_gap", args.p_voice_gap),
             ("p_amp", args.p_amp),
+            ("p_bass_drive", args.p_bass_drive),
             ("p_bright_voice", args.p_bright_voice),
             ("p_record_backing", args.p_record_backing),
             ("p_record_gap", args.p_record_gap),
@@ -464,6 +465,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--p-amp",
         type=float,
         help="chance an item's generated other stem goes through a guitar amp (distortion)",
+    )
+    p.add_argument(
+        "--p-bass-drive",
+        type=float,
+        help="chance an item's bass stem goes through a driven bass rig (harmonics in the mids)",
     )
     p.add_argument(
         "--p-bright-voice",
