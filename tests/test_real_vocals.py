@@ -452,3 +452,39 @@ def test_bass_drive_puts_harmonics_in_the_mids_and_keeps_the_low_end_and_level(
         for s in (0, 2, 3):
             np.testing.assert_allclose(b[i, s], scale * a[i, s], atol=1e-5)
         assert not np.allclose(b[i, 1], scale * a[i, 1], atol=1e-3)
+
+
+def test_train_takes_the_real_data_and_loss_options(tmp_path: Path, mir1k: Path, capsys) -> None:
+    """`stemlive train` with real voices over records (with rests), driven basses and the
+    compressed loss term: the options land in the run's config and a step trains with them."""
+    import json
+
+    from realtime.cli import main
+
+    rng = np.random.default_rng(3)
+    for split in ("train", "valid"):
+        song = tmp_path / "gen" / split / "song0"
+        song.mkdir(parents=True)
+        for s in ("vocals", "bass", "drums", "other"):
+            sf.write(song / f"{s}.wav", 0.1 * rng.standard_normal((2 * SR, 2)), SR, "PCM_16")
+    rec = tmp_path / "records" / "song0"
+    rec.mkdir(parents=True)
+    for name in ("mixture", "guitar"):
+        sf.write(rec / f"{name}.wav", 0.1 * rng.standard_normal((2 * SR, 2)), SR, "PCM_16")
+    run = tmp_path / "run"
+    args = (
+        f"train --run {run} --preset tiny --data {tmp_path / 'gen'} --steps 10 --segment 0.5 "
+        f"--batch 2 --workers 0 --vocals {mir1k} --p-real-backing 0.5 --others "
+        f"{tmp_path / 'records'} --p-record-backing 1 --p-record-gap 0.5 --p-bass-drive 0.5 "
+        "--comp-weight 0.2 --comp-power 0.5"
+    )
+    assert main(args.split()) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["p_record_backing"] == 1.0 and cfg["data"]["p_record_gap"] == 0.5
+    assert cfg["data"]["p_bass_drive"] == 0.5
+    assert cfg["loss"]["comp_weight"] == 0.2 and cfg["loss"]["comp_power"] == 0.5
+    log = (run / "log.csv").read_text().splitlines()
+    assert len(log) >= 2
+    loss = float(log[-1].split(",")[3])
+    assert np.isfinite(loss) and loss != 0.0
+    capsys.readouterr()
