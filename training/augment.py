@@ -139,9 +139,9 @@ def bass_drive(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.
     """A bass stem (c, n) through a rock bass rig: the clean low end beside a driven copy
     of its upper part (high-passed at 150-400 Hz, clipped 6-24 dB over its level, slightly
     asymmetric, a cabinet low-pass at 2.5-5 kHz) mixed -9..+3 dB against the clean signal;
-    its level kept. Generated basses put a median 9 dB less into 250-500 Hz (against
-    30-250 Hz) than Falcon 69's, and 11 dB less into 500-1000 Hz: a driven bass's
-    harmonics in the voice's register are what the real clip's vocal estimate took."""
+    its level kept. Generated basses put about 6 dB less into 250-500 Hz (against 30-250
+    Hz) than Falcon 69's (median), and 12 dB less into 500-1000 Hz: a driven bass's
+    harmonics in the voice's register are part of what the real clip's vocal estimate took."""
     level = rms(x)
     if level < 1e-6:
         return x
