@@ -110,6 +110,19 @@ def colour(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndar
     return (y * (rms / (np.sqrt(np.mean(y**2)) + 1e-9))).astype(np.float32)
 
 
+def _overdrive(x: np.ndarray, rng: np.random.Generator, max_bias: float) -> np.ndarray:
+    """``x`` clipped by tanh, driven 6-24 dB over its level, with a bias of 0..``max_bias``
+    (asymmetric: even harmonics too) taken out again so that silence stays silent."""
+    drive = 10 ** (rng.uniform(6, 24) / 20) / (rms(x) + 1e-9)
+    bias = rng.uniform(0.0, max_bias)
+    return np.tanh(drive * x + bias) - np.tanh(bias)
+
+
+def _at_level(y: np.ndarray, level: float) -> np.ndarray:
+    """``y`` scaled to RMS ``level``, float32: an effect that keeps its input's level."""
+    return (y * (level / (rms(y) + 1e-9))).astype(np.float32)
+
+
 def amp(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """A stem (c, n) through a guitar amp: a mid push, clipping driven 6-24 dB over the
     stem's level (asymmetric: even harmonics too) and a speaker cabinet's low-pass at
@@ -123,16 +136,14 @@ def amp(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray
     y = fx.apply_gain_curve(
         x, sample_rate, lambda f: fx.highpass_db(f, hp) + fx.bell_db(f, mid, push, 1.5)
     )
-    drive = 10 ** (rng.uniform(6, 24) / 20) / (rms(y) + 1e-9)
-    bias = rng.uniform(0.0, 0.3)
-    y = np.tanh(drive * y + bias) - np.tanh(bias)
+    y = _overdrive(y, rng, max_bias=0.3)
     cab, notch = rng.uniform(3000, 6000), rng.uniform(300, 600)
     y = fx.apply_gain_curve(
         y,
         sample_rate,
         lambda f: fx.highpass_db(f, 70) + fx.lowpass_db(f, cab) + fx.bell_db(f, notch, -4, 1.0),
     )
-    return (y * (level / (rms(y) + 1e-9))).astype(np.float32)
+    return _at_level(y, level)
 
 
 def bass_drive(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -147,16 +158,14 @@ def bass_drive(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.
         return x
     hp = rng.uniform(150, 400)
     upper = fx.apply_gain_curve(x, sample_rate, lambda f: fx.highpass_db(f, hp))
-    drive = 10 ** (rng.uniform(6, 24) / 20) / (rms(upper) + 1e-9)
-    bias = rng.uniform(0.0, 0.2)
-    driven = np.tanh(drive * upper + bias) - np.tanh(bias)
+    driven = _overdrive(upper, rng, max_bias=0.2)
     cab = rng.uniform(2500, 5000)
     driven = fx.apply_gain_curve(
         driven, sample_rate, lambda f: fx.highpass_db(f, 100) + fx.lowpass_db(f, cab)
     )
     blend = level * 10 ** (rng.uniform(-9, 3) / 20) / (rms(driven) + 1e-9)
     y = x + blend * driven
-    return (y * (level / (rms(y) + 1e-9))).astype(np.float32)
+    return _at_level(y, level)
 
 
 def _band_power(x: np.ndarray, sample_rate: int, low: float, high: float) -> float:
@@ -192,7 +201,7 @@ def brighten(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.nd
     got = tilt(y) - before  # the shelf lifts part of the band by less than its gain
     if got > 0:
         y = shelf(min(want * want / got, 30.0))
-    return (y * (level / (rms(y) + 1e-9))).astype(np.float32)
+    return _at_level(y, level)
 
 
 def real_voice(
