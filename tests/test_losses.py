@@ -103,3 +103,6 @@ def test_the_compressed_term_weighs_a_quiet_part_more_than_the_linear_terms():
     np.testing.assert_allclose(compressed(x, 1.0).detach().numpy(), x.detach().numpy(), atol=1e-6)
     y.abs().sum().backward()
     assert torch.isfinite(x.grad).all()
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="comp_power"):
+            LossConfig(comp_power=bad)

@@ -37,6 +37,10 @@ class LossConfig:
     comp_weight: float = 0.0
     comp_power: float = 0.3
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.comp_power <= 1.0:
+            raise ValueError(f"comp_power must be in (0, 1], got {self.comp_power}")
+
 
 def _spec_scale(stft: CausalSTFT) -> float:
     # STFT values grow with the window's energy; dividing by its root keeps the

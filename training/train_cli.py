@@ -113,8 +113,6 @@ def _train(args: argparse.Namespace) -> int:
         raise StemliveError(
             f"--stem-weights needs {len(cfg.model.stems)} values ({', '.join(cfg.model.stems)})"
         )
-    if args.comp_power is not None and not 0.0 < args.comp_power <= 1.0:
-        raise StemliveError(f"--comp-power must be in (0, 1], got {args.comp_power}")
     for k, v in (
         ("sdr_weight", args.sdr_weight),
         ("comp_weight", args.comp_weight),
@@ -123,7 +121,10 @@ def _train(args: argparse.Namespace) -> int:
         if v is not None:
             loss_over[k] = v
     if loss_over:
-        cfg = replace(cfg, loss=replace(cfg.loss, **loss_over))
+        try:
+            cfg = replace(cfg, loss=replace(cfg.loss, **loss_over))
+        except ValueError as exc:
+            raise StemliveError(f"--{str(exc).replace('_', '-')}") from None
     top = {
         k: v
         for k, v in (
