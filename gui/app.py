@@ -81,6 +81,8 @@ def window_stats(window: MainWindow) -> dict:
         "gui_frame_ms_p99": 1000 * costs[min(len(costs) - 1, int(0.99 * len(costs)))],
         "xruns": snap.xruns,
         "misses": snap.misses,
+        "miss_at_s": window.miss_at_s,  # seconds after the first running frame, every engine
+        "xrun_at_s": window.xrun_at_s,
         "worker_p99_ms": snap.worker_p99_ms,
         "worker_load": snap.worker_load,
         "latency_ms": snap.latency_ms,

@@ -103,6 +103,11 @@ class MainWindow(QMainWindow):
         self.last_error: str = ""  # the last message shown to the user (tests read it)
         self.frames = 0
         self.frame_seconds: list[float] = []  # time spent per refresh, for the stability note
+        # Seconds after the first running frame at which the engine's miss / xrun counters
+        # went up (a headless run's --stats says when, not only how many).
+        self.miss_at_s: list[float] = []
+        self.xrun_at_s: list[float] = []
+        self._running_since: float | None = None
         self._message_box: QMessageBox | None = None
         self.setWindowTitle("stemlive")
         self.setAcceptDrops(True)
@@ -601,6 +606,7 @@ class MainWindow(QMainWindow):
         """One GUI frame: read the snapshot, draw it, handle the engine's events."""
         t0 = time.perf_counter()
         snap = self.engine.snapshot()
+        self._note_counters(self.last_snapshot, snap)
         self.last_snapshot = snap
         self.mixer.show_levels(snap.levels)
         self.spectrograms.push(
@@ -636,6 +642,20 @@ class MainWindow(QMainWindow):
         self.frames += 1
         if len(self.frame_seconds) < 100_000:
             self.frame_seconds.append(time.perf_counter() - t0)
+
+    def _note_counters(self, before: GuiSnapshot, snap: GuiSnapshot) -> None:
+        """Record when the miss and xrun counters rose (a restarted engine counts from 0)."""
+        if not snap.running:
+            return
+        now = time.monotonic()
+        if self._running_since is None:
+            self._running_since = now
+        at = round(now - self._running_since, 2)
+        for log, was, count in (
+            (self.miss_at_s, before.misses, snap.misses),
+            (self.xrun_at_s, before.xruns, snap.xruns),
+        ):
+            log += [at] * (count - (was if count >= was else 0))
 
     def handle_event(self, event: EngineEvent) -> None:
         if event.kind == "device-lost":

@@ -49,3 +49,5 @@ def test_window_plays_on_jack_and_reports_a_vanished_server(tmp_path):
     # No "choose a device" box: the engine waits for the server to come back.
     assert result["last_error"].startswith("the JACK server stopped; playing again"), result
     assert result["frames"] > 100 and result["spectrogram_columns"] > 50
+    # when, one entry per miss (across the restart: the new engine counts from 0)
+    assert len(result["miss_at_s"]) >= result["misses"]
