@@ -189,10 +189,13 @@ def test_the_window_notes_when_the_engine_missed(qtbot, window, song):
     """A stalled worker misses deadlines: the window records when, for --stats."""
     _open(qtbot, window, song)
     qtbot.wait(500)
-    assert window.miss_at_s == [] and window.last_snapshot.misses == 0
+    # A slow machine may miss a few deadlines while the engine starts: one entry each.
+    before, misses0 = list(window.miss_at_s), window.last_snapshot.misses
+    assert len(before) == misses0
     window.engine.engine.stall_worker(0.3)
-    qtbot.waitUntil(lambda: window.last_snapshot.misses >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.last_snapshot.misses > misses0, timeout=5000)
     qtbot.wait(200)
     assert len(window.miss_at_s) == window.last_snapshot.misses
-    assert all(0.4 < t < 20 for t in window.miss_at_s)  # after the first running frames
+    new = window.miss_at_s[len(before) :]
+    assert new and all(0.4 < t < 20 for t in new)  # after the first running frames
     assert window.miss_at_s == sorted(window.miss_at_s)
