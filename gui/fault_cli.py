@@ -403,26 +403,26 @@ def soak(args: argparse.Namespace) -> dict:
     s = _Session(args, root)
     w = s.window
     p50s, p99s = [], []
-    miss_at, xrun_at = [], []  # seconds into the soak where the counters went up
     try:
         s.record()
         s.pump(2.0)  # the counters from here: after the start and a key shift's restart
         first, frames0 = w.last_snapshot, w.frames
         cpu0, faults0, t0 = _cpu_seconds(w.engine), _major_faults(w.engine), time.monotonic()
-        seen, started = first, time.time()
+        started = time.time()
+        n_miss, n_xrun = len(w.miss_at_s), len(w.xrun_at_s)  # the window logs when they rose
         while time.monotonic() - t0 < 60.0 * args.minutes:
             s.pump(min(1.0, 60.0 * args.minutes - (time.monotonic() - t0)))
-            snap, at = w.last_snapshot, round(time.monotonic() - t0, 1)
+            snap = w.last_snapshot
             p50s.append(snap.worker_p50_ms)  # the worker keeps its last 1024 blocks
             p99s.append(snap.worker_p99_ms)
-            miss_at += [at] * max(0, snap.misses - seen.misses)
-            xrun_at += [at] * max(0, snap.xruns - seen.xruns)
-            seen = snap
         wall = time.monotonic() - t0
         cpu = _cpu_seconds(w.engine) - cpu0
         faults = _major_faults(w.engine) - faults0
         locked = _locked_kib(w.engine)
         last, frames = w.last_snapshot, w.frames - frames0
+        offset = t0 - w.counters_since  # the window's times count from its first running frame
+        miss_at = [round(t - offset, 1) for t in w.miss_at_s[n_miss:]]
+        xrun_at = [round(t - offset, 1) for t in w.xrun_at_s[n_xrun:]]
         folder, recorded = s.stop_recording()
         restarts = w.engine_restarts
     finally:

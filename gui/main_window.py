@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         # went up (a headless run's --stats says when, not only how many).
         self.miss_at_s: list[float] = []
         self.xrun_at_s: list[float] = []
-        self._running_since: float | None = None
+        self.counters_since: float | None = None  # time.monotonic() of that first frame
         self._message_box: QMessageBox | None = None
         self.setWindowTitle("stemlive")
         self.setAcceptDrops(True)
@@ -648,9 +648,9 @@ class MainWindow(QMainWindow):
         if not snap.running:
             return
         now = time.monotonic()
-        if self._running_since is None:
-            self._running_since = now
-        at = round(now - self._running_since, 2)
+        if self.counters_since is None:
+            self.counters_since = now
+        at = round(now - self.counters_since, 2)
         for log, was, count in (
             (self.miss_at_s, before.misses, snap.misses),
             (self.xrun_at_s, before.xruns, snap.xruns),
