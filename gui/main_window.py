@@ -46,6 +46,10 @@ from model.errors import StemliveError
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif);;All files (*)"
 ENGINE_NOTICE_MS = 30_000  # how long "the engine was restarted" stays up
+# This many misses within OVERLOAD_WINDOW_S: say why and what to change (at most once a window).
+OVERLOAD_MISSES = 3
+OVERLOAD_WINDOW_S = 30.0
+OVERLOAD_LOAD = 0.8  # a worker busy this share of its time has no room for a slow block
 HEADLESS_NOTICE = (
     "No output device: the separation runs and the meters move, but nothing is heard. "
     "Choose an output device in Settings (Ctrl+,)."
@@ -108,6 +112,7 @@ class MainWindow(QMainWindow):
         self.miss_at_s: list[float] = []
         self.xrun_at_s: list[float] = []
         self.counters_since: float | None = None  # time.monotonic() of that first frame
+        self._advised_at: float | None = None  # when the overload advice last showed (same clock)
         self._message_box: QMessageBox | None = None
         self.setWindowTitle("stemlive")
         self.setAcceptDrops(True)
@@ -630,10 +635,11 @@ class MainWindow(QMainWindow):
             self.status_cpu.setText(
                 f"CPU {100 * snap.worker_load:.0f}% (p99 {snap.worker_p99_ms:.1f} ms)"
             )
+            _set_style(self.status_cpu, snap.worker_load > OVERLOAD_LOAD)
         self.status_xruns.setText(f"xruns {snap.xruns}")
         self.status_misses.setText(f"misses {snap.misses}")
         for label, bad in ((self.status_xruns, snap.xruns), (self.status_misses, snap.misses)):
-            label.setStyleSheet(f"color: {ERROR};" if bad else "")
+            _set_style(label, bool(bad))
         self.notice.setVisible(snap.running and not snap.has_output)
         if self.routing_dialog is not None and self.routing_dialog.isVisible():
             self.routing_dialog.show_routing(snap)
@@ -656,6 +662,32 @@ class MainWindow(QMainWindow):
             (self.xrun_at_s, before.xruns, snap.xruns),
         ):
             log += [at] * (count - (was if count >= was else 0))
+        if snap.misses > before.misses:
+            self._advise_on_misses(at, snap)
+
+    def _advise_on_misses(self, at: float, snap: GuiSnapshot) -> None:
+        """Misses coming often: tell the user whether the model is too heavy for this
+        machine or the worker was held up, and what to change."""
+        recent = sum(1 for t in self.miss_at_s if t > at - OVERLOAD_WINDOW_S)
+        last = self._advised_at
+        if recent < OVERLOAD_MISSES or (last is not None and at - last < OVERLOAD_WINDOW_S):
+            return
+        self._advised_at = at
+        load = 100 * snap.worker_load
+        if snap.worker_load > OVERLOAD_LOAD:
+            why = (
+                f"the separator needs {load:.0f}% of the time it has: this CPU is too slow "
+                "for the model; choose a lighter model or fewer effects, or close other programs"
+            )
+        else:
+            why = (
+                f"the worker was held up (CPU {load:.0f}%, slowest blocks "
+                f"{snap.worker_p99_ms:.1f} ms): a larger safety buffer (Settings) absorbs "
+                "such pauses, at the cost of latency"
+            )
+        self._show_engine_notice(
+            f"{recent} misses in {OVERLOAD_WINDOW_S:.0f} s, the dry signal played instead: {why}"
+        )
 
     def handle_event(self, event: EngineEvent) -> None:
         if event.kind == "device-lost":
@@ -718,3 +750,10 @@ class MainWindow(QMainWindow):
         self.store.sync()
         self.shutdown()
         super().closeEvent(event)
+
+
+def _set_style(label: QLabel, bad: bool) -> None:
+    """A status label in the error colour or plain; restyled only when it changes."""
+    style = f"color: {ERROR};" if bad else ""
+    if label.styleSheet() != style:
+        label.setStyleSheet(style)

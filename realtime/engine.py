@@ -619,8 +619,9 @@ class Engine:
         while not self._stop_worker:
             try:
                 if self._stall_s:
-                    time.sleep(self._stall_s)
-                    self._stall_s = 0.0
+                    # Taken before the sleep: a request made during it stalls once more.
+                    stall, self._stall_s = self._stall_s, 0.0
+                    time.sleep(stall)
                 avail = self._in_ring.available()
                 if avail < B:
                     if (

@@ -8,6 +8,7 @@ the JACK tests (test_gui_jack.py) cover a real clocked device.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +200,26 @@ def test_the_window_notes_when_the_engine_missed(qtbot, window, song):
     new = window.miss_at_s[len(before) :]
     assert new and all(0.4 < t < 20 for t in new)  # after the first running frames
     assert window.miss_at_s == sorted(window.miss_at_s)
+
+
+def test_misses_that_keep_coming_get_advice(qtbot, window, song):
+    """Three stalls of the worker: the window says what happened and what to change."""
+    _open(qtbot, window, song)
+    qtbot.wait(500)
+    assert not window.engine_notice.isVisible()  # a start-up miss or two give no advice
+    for _ in range(3):
+        misses = window.last_snapshot.misses
+        window.engine.engine.stall_worker(0.3)
+        qtbot.waitUntil(lambda m=misses: window.last_snapshot.misses > m, timeout=5000)
+        qtbot.wait(700)  # the stall ends and the worker catches up: wet again
+    qtbot.waitUntil(window.engine_notice.isVisible, timeout=2000)
+    text = window.engine_notice.text()
+    assert "misses in 30 s" in text and "safety buffer" in text  # the tiny model: held up
+    assert window.last_snapshot.worker_load < 0.8
+    # A machine too slow for the model gets the other advice, once a window.
+    window._advised_at = None
+    busy = replace(window.last_snapshot, worker_load=0.95)
+    window._advise_on_misses(window.miss_at_s[-1], busy)
+    assert "too slow for the model" in window.engine_notice.text()
+    window._advise_on_misses(window.miss_at_s[-1] + 1.0, replace(busy, worker_load=0.5))
+    assert "too slow for the model" in window.engine_notice.text()  # not again so soon
