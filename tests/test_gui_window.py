@@ -8,6 +8,7 @@ the JACK tests (test_gui_jack.py) cover a real clocked device.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -186,6 +187,23 @@ def test_mix_and_view_survive_a_restart(qtbot, store, tmp_path):
     second.close()
 
 
+def _stall_until_missed(qtbot, w: MainWindow) -> None:
+    """Stall the worker until the miss counter rises, then let it catch up (wet again).
+
+    A stall while the output is still dry (after an earlier miss) adds no miss: stall again.
+    """
+    misses = w.last_snapshot.misses
+    for _ in range(3):
+        w.engine.engine.stall_worker(0.3)
+        try:
+            qtbot.waitUntil(lambda: w.last_snapshot.misses > misses, timeout=2000)
+            break
+        except qtbot.TimeoutError:
+            continue
+    assert w.last_snapshot.misses > misses
+    qtbot.wait(700)  # the stall ends and the worker catches up
+
+
 def test_the_window_notes_when_the_engine_missed(qtbot, window, song):
     """A stalled worker misses deadlines: the window records when, for --stats."""
     _open(qtbot, window, song)
@@ -193,16 +211,7 @@ def test_the_window_notes_when_the_engine_missed(qtbot, window, song):
     # A slow machine may miss a few deadlines while the engine starts: one entry each.
     before, misses0 = list(window.miss_at_s), window.last_snapshot.misses
     assert len(before) == misses0
-    # A stall while the output is still dry after a start-up miss adds no miss: stall again.
-    for _ in range(3):
-        window.engine.engine.stall_worker(0.3)
-        try:
-            qtbot.waitUntil(lambda: window.last_snapshot.misses > misses0, timeout=2000)
-            break
-        except qtbot.TimeoutError:
-            continue
-    assert window.last_snapshot.misses > misses0
-    qtbot.wait(200)
+    _stall_until_missed(qtbot, window)
     assert len(window.miss_at_s) == window.last_snapshot.misses
     new = window.miss_at_s[len(before) :]
     assert new and all(0.4 < t < 20 for t in new)  # after the first running frames
@@ -215,18 +224,24 @@ def test_misses_that_keep_coming_get_advice(qtbot, window, song):
     qtbot.wait(500)
     assert not window.engine_notice.isVisible()  # a start-up miss or two give no advice
     for _ in range(3):
-        misses = window.last_snapshot.misses
-        window.engine.engine.stall_worker(0.3)
-        qtbot.waitUntil(lambda m=misses: window.last_snapshot.misses > m, timeout=5000)
-        qtbot.wait(700)  # the stall ends and the worker catches up: wet again
+        _stall_until_missed(qtbot, window)
     qtbot.waitUntil(window.engine_notice.isVisible, timeout=2000)
     text = window.engine_notice.text()
-    assert "misses in 30 s" in text and "safety buffer" in text  # the tiny model: held up
-    assert window.last_snapshot.worker_load < 0.8
-    # A machine too slow for the model gets the other advice, once a window.
+    assert "misses in 30 s" in text
+    # Which advice follows the worker's load at the miss: in this process the window's own
+    # drawing shares the interpreter lock with the worker, so even the tiny model's load
+    # can pass 80 % here. The advice names the load it went by.
+    load = int(re.search(r"(?:needs|CPU) (\d+)%", text).group(1))
+    slow, held_up = "too slow for the model" in text, "safety buffer" in text
+    assert slow != held_up and (load >= 80 if slow else load <= 80)  # shown to the percent
+    # Both kinds of advice, once a window.
+    window._advised_at = None
+    held = replace(window.last_snapshot, worker_load=0.5)
+    window._advise_on_misses(window.miss_at_s[-1], held)
+    assert "safety buffer" in window.engine_notice.text()
     window._advised_at = None
     busy = replace(window.last_snapshot, worker_load=0.95)
     window._advise_on_misses(window.miss_at_s[-1], busy)
     assert "too slow for the model" in window.engine_notice.text()
-    window._advise_on_misses(window.miss_at_s[-1] + 1.0, replace(busy, worker_load=0.5))
+    window._advise_on_misses(window.miss_at_s[-1] + 1.0, held)
     assert "too slow for the model" in window.engine_notice.text()  # not again so soon
