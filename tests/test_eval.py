@@ -164,3 +164,36 @@ def test_instrumental_set_measures_the_vocals_leak(tmp_path) -> None:
     weights = save_model(known_separator((0.1, 0.2, 0.3, 0.4)).model, tmp_path / "known")
     got = _vocal_leak(tmp_path, str(weights), 2.0)
     assert got["vocal_leak_db"] == pytest.approx(-20.0, abs=0.3)
+
+
+def test_subbass_set_keeps_the_fundamental_and_the_default_keeps_it_as_bass(
+    tmp_path, monkeypatch
+) -> None:
+    """`stemlive eval --suite --sets subbass` makes its songs from the unseen split (every
+    bass low-passed to its fundamental) and the default model hears a sine bass as bass."""
+    import soundfile as sf
+
+    from training.augment import _band_power
+    from training.eval_suite import run_suite
+
+    sr, n = 44100, 44100 * 4
+    t = np.arange(n) / sr
+    song = tmp_path / "data" / "unseen" / "test" / "song0"
+    song.mkdir(parents=True)
+    stems = {
+        "vocals": 0.1 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t)),
+        "bass": sum(0.1 / k * np.sin(2 * np.pi * 55 * k * t) for k in range(1, 9)),
+        "drums": 0.05 * np.random.default_rng(0).standard_normal(n) * (t % 0.5 < 0.05),
+        "other": 0.05 * np.sign(np.sin(2 * np.pi * 330 * t)),
+    }
+    for name, x in stems.items():
+        sf.write(song / f"{name}.wav", np.stack([x, x], 1), sr, "FLOAT")
+    monkeypatch.chdir(tmp_path)
+    result = run_suite(None, tmp_path / "out", sets=("subbass",), log=lambda *_: None)
+    made = tmp_path / "out" / "subbass" / "test" / "song0"
+    assert (made / "vocals.wav").is_symlink() and not (made / "bass.wav").is_symlink()
+    bass = sf.read(made / "bass.wav", dtype="float32")[0].T
+    assert _band_power(bass, sr, 150, 2000) < 0.01 * _band_power(bass, sr, 30, 80)
+    r = result["subbass"]
+    assert r["model"]["bass"] > r["gain_only"]["bass"] + 3.0
+    assert "sub basses" in (tmp_path / "out" / "suite.md").read_text()

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from model.errors import StemliveError
-from training.augment import _band_power, amp, bass_drive, brighten, voice_gap
+from training.augment import _band_power, amp, bass_drive, brighten, sub_bass, voice_gap
 from training.real_vocals import (
     TEST_SINGERS,
     VALID_SINGERS,
@@ -454,6 +454,39 @@ def test_bass_drive_puts_harmonics_in_the_mids_and_keeps_the_low_end_and_level(
         assert not np.allclose(b[i, 1], scale * a[i, 1], atol=1e-3)
 
 
+def test_sub_bass_leaves_the_fundamental_and_only_basses_not_driven(corpus: Corpus) -> None:
+    t = np.arange(SR) / SR
+    # 55 Hz with the partials of a plucked bass up to 440 Hz.
+    x = sum(0.1 / k * np.sin(2 * np.pi * 55 * k * t) for k in range(1, 9))
+    x = np.stack([x, x]).astype(np.float32)
+    for corner in (60, 100, 140):
+        y = sub_bass(x, SR, corner)
+        assert y.shape == x.shape and np.isfinite(y).all()
+        np.testing.assert_allclose(np.sqrt((y**2).mean()), np.sqrt((x**2).mean()), rtol=1e-3)
+        # The partials from the third up end 20 dB or more under the fundamental.
+        assert _band_power(y, SR, 150, 1000) < 1e-2 * _band_power(y, SR, 30, 80)
+        assert _band_power(x, SR, 150, 1000) > 0.1 * _band_power(x, SR, 30, 80)
+    base = DataConfig(root="", segment_seconds=0.5, batch_size=4, p_silence=0.0,
+                      p_band_limit=1e-9, carry_segments=1)  # fmt: skip
+    a = make_batch(corpus, base, 0)
+    driven = make_batch(corpus, replace(base, p_bass_drive=0.5), 0)
+    both = make_batch(corpus, replace(base, p_bass_drive=0.5, p_bass_sub=1.0), 0)
+    subbed = 0
+    for i in range(4):
+        # Items are scaled as a whole after the draws: compare at the untouched vocals' scale.
+        d, ab = (
+            x[i] / np.sqrt((x[i, 0] ** 2).mean() / (a[i, 0] ** 2).mean()) for x in (driven, both)
+        )
+        for s in (0, 2, 3):  # the other stems are untouched
+            np.testing.assert_allclose(ab[s], a[i, s], atol=1e-5)
+        if not np.allclose(d[1], a[i, 1], atol=1e-3):  # a driven bass stays driven
+            np.testing.assert_allclose(ab[1], d[1], atol=1e-5)
+        else:  # every other bass loses its upper partials
+            subbed += 1
+            assert _band_power(ab[1], SR, 300, 2000) < 0.01 * _band_power(a[i, 1], SR, 300, 2000)
+    assert 0 < subbed < 4
+
+
 def test_train_takes_the_real_data_and_loss_options(tmp_path: Path, mir1k: Path, capsys) -> None:
     """`stemlive train` with real voices over records (with rests), driven basses and the
     compressed loss term: the options land in the run's config and a step trains with them."""
@@ -476,12 +509,13 @@ def test_train_takes_the_real_data_and_loss_options(tmp_path: Path, mir1k: Path,
         f"train --run {run} --preset tiny --data {tmp_path / 'gen'} --steps 10 --segment 0.5 "
         f"--batch 2 --workers 0 --vocals {mir1k} --p-real-backing 0.5 --others "
         f"{tmp_path / 'records'} --p-record-backing 1 --p-record-gap 0.5 --p-bass-drive 0.5 "
+        "--p-bass-sub 0.5 "
         "--comp-weight 0.2 --comp-power 0.5"
     )
     assert main(args.split()) == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["data"]["p_record_backing"] == 1.0 and cfg["data"]["p_record_gap"] == 0.5
-    assert cfg["data"]["p_bass_drive"] == 0.5
+    assert cfg["data"]["p_bass_drive"] == 0.5 and cfg["data"]["p_bass_sub"] == 0.5
     assert cfg["loss"]["comp_weight"] == 0.2 and cfg["loss"]["comp_power"] == 0.5
     log = (run / "log.csv").read_text().splitlines()
     assert len(log) >= 2

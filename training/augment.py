@@ -168,6 +168,18 @@ def bass_drive(x: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.
     return _at_level(y, level)
 
 
+def sub_bass(x: np.ndarray, sample_rate: int, corner: float) -> np.ndarray:
+    """A bass stem (c, n) made a sub bass, its level kept: a steep low-pass (8th order) at
+    ``corner`` Hz (training draws 60-140) leaves little but the fundamental, the near-sine
+    of an 808 or a synth sub. Driven basses alone (``bass_drive``) taught the model that a
+    bass has harmonics in the mids: a pure 55 Hz sine then went half to the drums."""
+    level = rms(x)
+    if level < 1e-6:
+        return x
+    y = fx.apply_gain_curve(x, sample_rate, lambda f: fx.lowpass_db(f, corner, 8))
+    return _at_level(y, level)
+
+
 def _band_power(x: np.ndarray, sample_rate: int, low: float, high: float) -> float:
     spec = np.abs(np.fft.rfft(x.mean(0))) ** 2
     f = np.fft.rfftfreq(x.shape[-1], 1.0 / sample_rate)
@@ -252,6 +264,7 @@ def augment_batch(
     bright = np.random.default_rng([*seed, 7])  # likewise
     recorded = np.random.default_rng([*seed, 8])  # likewise
     drives = np.random.default_rng([*seed, 9])  # likewise
+    subs = np.random.default_rng([*seed, 10])  # likewise
     floor = 10 ** (cfg.min_rms_db / 20)
     v, b_, o = STEMS.index("vocals"), STEMS.index("bass"), STEMS.index("other")
     for i in range(b):
@@ -305,6 +318,8 @@ def augment_batch(
             batch[i, v] *= 10 ** (cfg.vocal_db / 20)
         if cfg.p_bass_drive and drives.random() < cfg.p_bass_drive:
             batch[i, b_] = bass_drive(batch[i, b_], sample_rate, drives)
+        elif cfg.p_bass_sub and subs.random() < cfg.p_bass_sub:
+            batch[i, b_] = sub_bass(batch[i, b_], sample_rate, subs.uniform(60, 140))
         if cfg.p_amp and amps.random() < cfg.p_amp:
             batch[i, o] = amp(batch[i, o], sample_rate, amps)
         if instruments is not None and extra.random() < cfg.p_real_other:

@@ -7,6 +7,10 @@ Sets (each a MUSDB18-HQ-layout split; a missing one is an error that says how to
 - ``mir1k``: held-out real singers over their real backing; scored on vocals and on the
   accompaniment (the sum of the other estimates against the backing).
 - ``real``: the real 4-stem clip (Falcon 69, ``stemlive data real``).
+- ``instrumental``: real songs with no voice; scored on how loud the vocals estimate is.
+- ``subbass``: the unseen songs with every bass made a sub bass (``augment.sub_bass`` at
+  100 Hz: little but the fundamental, as an 808 or a synth sub), made from ``unseen`` in
+  the output folder: a pure low sine must stay bass, not turn into kick drum.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ SETS = (
              "stemlive data real --out data/real"),
     SuiteSet("instrumental", "real instrumentals, no vocals (2 held-out Frets on Fire songs)",
              "data/real", "unlabeled", "stemlive data real --out data/real"),
+    SuiteSet("subbass", "unseen sources, sub basses (their fundamental alone)",
+             "data/unseen", "test", "stemlive data unseen --mir1k data/mir1k"),
 )  # fmt: skip
 
 
@@ -86,6 +92,37 @@ def _accompaniment_sdr(folder: Path, weights: str | None, seconds: float) -> dic
     return {k: float(np.mean(x)) for k, x in scores.items()}
 
 
+SUB_BASS_HZ = 100.0
+
+
+def _sub_bass_songs(src: Path, dst: Path) -> Path:
+    """``src``'s songs with every bass stem low-passed to its fundamental (the other stems
+    linked), in ``dst``; returns ``dst``."""
+    import soundfile as sf
+
+    from training.augment import sub_bass
+    from training.train_data import stem_file
+
+    songs = sorted(p for p in src.iterdir() if p.is_dir())
+    if not songs:
+        raise StemliveError(f"no songs in {src}")
+    for song in songs:
+        out = dst / song.name
+        out.mkdir(parents=True, exist_ok=True)
+        for s in STEMS:
+            path = stem_file(song, s)
+            if path is None:
+                raise StemliveError(f"{song} has no {s}.wav or {s}.flac")
+            target = out / path.name
+            target.unlink(missing_ok=True)
+            if s != "bass":
+                target.symlink_to(path.resolve())
+                continue
+            x, sr = sf.read(path, dtype="float32", always_2d=True)
+            sf.write(target, sub_bass(x.T, sr, SUB_BASS_HZ).T, sr, subtype="FLOAT")
+    return dst
+
+
 def run_suite(
     weights: str | None, out: Path, sets: tuple[str, ...] = (), seconds: float = 0.0, log=print
 ) -> dict:
@@ -100,7 +137,11 @@ def run_suite(
     for s in chosen:
         log(f"-- {s.key}: {s.title}")
         baselines = ("mixture", "gain_only")
-        cfg = EvalConfig(s.root, s.split, weights, seconds=seconds, baselines=baselines)
+        root = s.root
+        if s.key == "subbass":
+            root = str(out / "subbass")
+            _sub_bass_songs(Path(s.root) / s.split, Path(root) / s.split)
+        cfg = EvalConfig(root, s.split, weights, seconds=seconds, baselines=baselines)
         if s.key == "mir1k":
             result[s.key] = _accompaniment_sdr(Path(s.root) / s.split, weights, seconds)
         elif s.key == "instrumental":

@@ -90,6 +90,7 @@ def _train(args: argparse.Namespace) -> int:
             ("p_voice_gap", args.p_voice_gap),
             ("p_amp", args.p_amp),
             ("p_bass_drive", args.p_bass_drive),
+            ("p_bass_sub", args.p_bass_sub),
             ("p_bright_voice", args.p_bright_voice),
             ("p_record_backing", args.p_record_backing),
             ("p_record_gap", args.p_record_gap),
@@ -471,6 +472,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--p-bass-drive",
         type=float,
         help="chance an item's bass stem goes through a driven bass rig (harmonics in the mids)",
+    )
+    p.add_argument(
+        "--p-bass-sub",
+        type=float,
+        help="chance an item's bass, if not driven, becomes a sub bass (its fundamental alone)",
     )
     p.add_argument(
         "--p-bright-voice",

@@ -93,6 +93,9 @@ class DataConfig:
     # The chance per item that its bass stem goes through a driven bass rig
     # (``augment.bass_drive``): harmonics in the voice's register that belong to the bass.
     p_bass_drive: float = 0.0
+    # The chance per item whose bass was not driven that its bass becomes a sub bass
+    # (``augment.sub_bass``: little but the fundamental, as an 808 or a synth sub).
+    p_bass_sub: float = 0.0
     # The chance that a real voice is brightened to a record's tilt (``augment.brighten``:
     # its 1-4 kHz band lifted to -14..-4 dB against its 250-1000 Hz band). MIR-1K's voices
     # are dark (median -15 dB there), records' belted vocals are not (Falcon 69: -5.7).
@@ -116,7 +119,7 @@ class DataConfig:
         for name in ("p_mono", "p_real_vocal", "p_real_backing", "p_stem_fx", "p_speed",
                      "p_band_limit", "p_silence", "p_swap", "p_real_other",
                      "p_voice_gap", "p_amp", "p_bright_voice", "p_record_backing",
-                     "p_record_gap", "p_bass_drive"):  # fmt: skip
+                     "p_record_gap", "p_bass_drive", "p_bass_sub"):  # fmt: skip
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise StemliveError(f"data option {name} must be between 0 and 1, got {v}")
@@ -353,6 +356,7 @@ def _draw(corpus: Corpus, cfg: DataConfig, seed: list[int], k: int) -> np.ndarra
         or cfg.p_real_other
         or cfg.p_amp
         or cfg.p_bass_drive
+        or cfg.p_bass_sub
         or cfg.vocal_db
     )
     # Pitch/tempo changes draw from their own generator too.
