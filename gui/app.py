@@ -33,6 +33,7 @@ class AppOptions:
     output_device: str | None = None
     no_output: bool = False
     latency_preset: str | None = None
+    arithmetic: str | None = None  # "int8" or "float"; None: the stored setting
     loop: bool = False
     fps: float = 30.0
     settings_file: str | None = None
@@ -66,6 +67,8 @@ def engine_settings(stored: EngineSettings, opts: AppOptions) -> EngineSettings:
         s = replace(s, output_device=None)
     if opts.latency_preset:
         s = replace(s, latency_preset=opts.latency_preset)
+    if opts.arithmetic:
+        s = replace(s, int8=opts.arithmetic == "int8")
     return s
 
 

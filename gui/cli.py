@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="no output device: separate and draw, play nothing (headless machines)",
     )
     p.add_argument("--latency", choices=("standard", "low-latency"), help="latency preset")
+    p.add_argument(
+        "--arithmetic",
+        choices=("int8", "float"),
+        help="the model's step: int8 weights (~1.5x faster) or float (exact); remembered",
+    )
     p.add_argument("--loop", action="store_true", help="play the song in a loop")
     p.add_argument("--fps", type=float, default=30.0, help="redraw rate (default 30)")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file")
@@ -74,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
             output_device=args.output,
             no_output=args.no_output,
             latency_preset=args.latency,
+            arithmetic=args.arithmetic,
             loop=args.loop,
             fps=args.fps,
             settings_file=args.settings,

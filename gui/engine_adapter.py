@@ -20,6 +20,7 @@ from gui.engine_api import (
     model_for,
 )
 from model.errors import StemliveError
+from model.onnx_step import onnxruntime_available
 from model.separator import Separator
 from realtime import desktop, devices
 from realtime.engine import Engine, StreamSettings
@@ -28,13 +29,18 @@ from realtime.fx import preload
 BLOCK_SIZE = 256
 
 
+def backend_for(settings: EngineSettings) -> str:
+    """The separator backend the settings ask for: int8 unless turned off (or no onnxruntime)."""
+    return "onnx-int8" if settings.int8 and onnxruntime_available() else "auto"
+
+
 class EngineAdapter:
     """The ``gui.engine_api.EngineApi`` on top of the real engine."""
 
     def __init__(self, separator: Separator, fixed_model: bool = False) -> None:
         self.engine = Engine(separator)
         self._fixed = fixed_model  # a separator given by the caller: settings do not replace it
-        self._model_key: str | None = None
+        self._model_key: tuple[str | None, str] | None = None  # (weights, backend)
 
     # -- model -----------------------------------------------------------------------------
     @property
@@ -43,8 +49,9 @@ class EngineAdapter:
 
     @property
     def model_name(self) -> str:
-        info = self.engine.separator.info
-        return str(info.get("name") or info.get("folder") or "model")
+        sep = self.engine.separator
+        name = str(sep.info.get("name") or sep.info.get("folder") or "model")
+        return f"{name} · int8" if sep.backend == "onnx-int8" else name
 
     @property
     def model_trained(self) -> bool:
@@ -52,10 +59,11 @@ class EngineAdapter:
 
     def _load_model(self, settings: EngineSettings) -> None:
         key = model_for(settings)
-        if self._fixed or key == self._model_key:
+        backend = backend_for(settings)
+        if self._fixed or (key, backend) == self._model_key:
             return
         try:
-            sep = Separator.load(key)
+            sep = Separator.load(key, backend=backend)
         except (StemliveError, FileNotFoundError) as exc:
             if key == LOW_LATENCY_WEIGHTS:
                 raise StemliveError(
@@ -67,7 +75,7 @@ class EngineAdapter:
             raise StemliveError(f"{key}: its stems {sep.stems} differ from {self.engine.stems}")
         self.engine.separator = sep
         self.engine.model_rate = sep.sample_rate
-        self._model_key = key
+        self._model_key = (key, backend)
 
     # -- blocking ---------------------------------------------------------------------------
     def start(self, settings: EngineSettings) -> None:
@@ -234,11 +242,11 @@ def create_engine(settings: EngineSettings, separator: Separator | None = None) 
     """The engine for the window: ``separator`` if given (tests), else what settings name."""
     if separator is not None:
         return EngineAdapter(separator, fixed_model=True)
-    key = model_for(settings)
+    key, backend = model_for(settings), backend_for(settings)
     try:
-        sep = Separator.load(key)
+        sep = Separator.load(key, backend=backend)
     except (StemliveError, FileNotFoundError):  # start() reports it in the window
-        key, sep = None, Separator.load(None)
+        key, sep = None, Separator.load(None, backend=backend)
     adapter = EngineAdapter(sep)
-    adapter._model_key = key
+    adapter._model_key = (key, backend)
     return adapter

@@ -51,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--preset", help="an untrained model preset instead (e.g. tiny)")
         q.add_argument("--safety-ms", type=float, default=None, help="safety buffer")
         q.add_argument(
+            "--arithmetic",
+            choices=("int8", "float"),
+            default="int8",
+            help="the model's step: int8 weights (default) or float",
+        )
+        q.add_argument(
             "--period", type=int, default=period, help=f"JACK's period (default {period})"
         )
         q.add_argument("--fps", type=float, default=30.0, help="window redraw rate")
@@ -135,7 +141,9 @@ class _Session:
 
         self.app = QApplication.instance() or QApplication(["stemlive"])
         apply_theme(self.app)
-        settings = EngineSettings(output_device="JACK Audio", model_folder=args.model)
+        settings = EngineSettings(
+            output_device="JACK Audio", model_folder=args.model, int8=args.arithmetic == "int8"
+        )
         if args.safety_ms is not None:
             settings = replace(settings, safety_ms=args.safety_ms)
         store = SettingsStore(QSettings(str(self.tmp / "gui.ini"), QSettings.Format.IniFormat))

@@ -675,9 +675,11 @@ class MainWindow(QMainWindow):
         self._advised_at = at
         load = 100 * snap.worker_load
         if snap.worker_load > OVERLOAD_LOAD:
+            faster = "" if self.settings.int8 else "int8 arithmetic (Settings), "
             why = (
                 f"the separator needs {load:.0f}% of the time it has: this CPU is too slow "
-                "for the model; choose a lighter model or fewer effects, or close other programs"
+                f"for the model; choose {faster}a lighter model or fewer effects, or close "
+                "other programs"
             )
         else:
             why = (

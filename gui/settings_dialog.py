@@ -1,4 +1,5 @@
-"""The settings dialog: devices, sample rate, latency preset, safety buffer, model folder.
+"""The settings dialog: devices, sample rate, latency preset, safety buffer, model folder
+and its arithmetic.
 
 It only edits an ``EngineSettings``; the main window applies it (restarting
 the engine on the runner's thread, never here).
@@ -95,6 +96,16 @@ class SettingsDialog(QDialog):
         row.addWidget(browse)
         form.addRow("Model folder", row)
 
+        self.arithmetic = QComboBox()
+        self.arithmetic.addItem("int8 (faster)", True)
+        self.arithmetic.addItem("float (exact)", False)
+        _select(self.arithmetic, current.int8)
+        self.arithmetic.setToolTip(
+            "int8 weights run the model about 1.5x faster and score within 0.05 dB of float; "
+            "float gives exactly the numbers of offline separation"
+        )
+        form.addRow("Model arithmetic", self.arithmetic)
+
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -118,6 +129,7 @@ class SettingsDialog(QDialog):
             model_folder=self.model.text().strip() or None,
             stem_outputs=self._current.stem_outputs,
             monitor_mix=self._current.monitor_mix,
+            int8=self.arithmetic.currentData(),
         )
 
 

@@ -40,6 +40,7 @@ class SettingsStore:
                 model_folder=q.value("engine/model_folder") or None,
                 stem_outputs=tuple(json.loads(q.value("routing/stem_outputs") or "[]")),
                 monitor_mix=str(q.value("routing/monitor_mix") or "false").lower() == "true",
+                int8=str(q.value("engine/int8") or "true").lower() == "true",
             )
         except (TypeError, ValueError, AttributeError):
             return EngineSettings()  # a hand-edited or old file: start from defaults
@@ -54,6 +55,7 @@ class SettingsStore:
         q.setValue("engine/model_folder", s.model_folder or "")
         q.setValue("routing/stem_outputs", json.dumps(list(s.stem_outputs)))
         q.setValue("routing/monitor_mix", "true" if s.monitor_mix else "false")
+        q.setValue("engine/int8", "true" if s.int8 else "false")
 
     # -- routing --------------------------------------------------------------------
     def monitor_gains(self, stems: tuple[str, ...]) -> dict[str, float]:

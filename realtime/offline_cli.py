@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "torch", "onnx"],
+        choices=["auto", "torch", "onnx", "onnx-int8"],
         help="streamed step: onnxruntime or eager torch (default: onnx when installed)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")

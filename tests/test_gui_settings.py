@@ -19,7 +19,9 @@ def _store(path) -> SettingsStore:
 def test_store_round_trip_across_instances(tmp_path):
     ini = tmp_path / "stemlive.ini"
     a = _store(ini)
-    settings = EngineSettings("Mic", "Speakers", 48000, "low-latency", 25.0, "/models/x")
+    settings = EngineSettings(
+        "Mic", "Speakers", 48000, "low-latency", 25.0, "/models/x", int8=False
+    )
     a.set_engine_settings(settings)
     mix = MixState.neutral(STEMS).with_strip("vocals", gain_db=-math.inf, mute=True)
     a.set_mix(mix)
@@ -53,9 +55,27 @@ def test_settings_dialog_edits_and_keeps_an_unknown_device(qtbot):
     dlg.output.setCurrentIndex(dlg.output.findData("JACK Audio Connection Kit"))
     dlg.latency.setCurrentIndex(dlg.latency.findData("low-latency"))
     dlg.safety.setValue(5.0)
+    assert current.int8  # int8 arithmetic unless turned off
+    dlg.arithmetic.setCurrentIndex(dlg.arithmetic.findData(False))
     s = dlg.settings()
-    assert (s.output_device, s.latency_preset, s.safety_ms) == (
+    assert (s.output_device, s.latency_preset, s.safety_ms, s.int8) == (
         "JACK Audio Connection Kit",
         "low-latency",
         5.0,
+        False,
     )
+
+
+def test_the_arithmetic_setting_chooses_the_separators_step():
+    """The window's engine runs the int8 step by default and says so in the model's name;
+    the float setting reloads the model with the exact float step."""
+    from dataclasses import replace
+
+    from gui.engine_adapter import create_engine
+
+    adapter = create_engine(EngineSettings())
+    assert adapter.engine.separator.backend == "onnx-int8"
+    assert adapter.model_name.endswith("· int8")
+    adapter._load_model(replace(EngineSettings(), int8=False))
+    assert adapter.engine.separator.backend == "onnx"
+    assert "int8" not in adapter.model_name

@@ -243,5 +243,10 @@ def test_misses_that_keep_coming_get_advice(qtbot, window, song):
     busy = replace(window.last_snapshot, worker_load=0.95)
     window._advise_on_misses(window.miss_at_s[-1], busy)
     assert "too slow for the model" in window.engine_notice.text()
+    assert "int8" not in window.engine_notice.text()  # already on (the default)
     window._advise_on_misses(window.miss_at_s[-1] + 1.0, held)
     assert "too slow for the model" in window.engine_notice.text()  # not again so soon
+    window._advised_at = None
+    window.settings = replace(window.settings, int8=False)  # the float step: int8 would help
+    window._advise_on_misses(window.miss_at_s[-1], busy)
+    assert "int8 arithmetic (Settings)" in window.engine_notice.text()
