@@ -222,7 +222,13 @@ def test_misses_that_keep_coming_get_advice(qtbot, window, song):
     """Three stalls of the worker: the window says what happened and what to change."""
     _open(qtbot, window, song)
     qtbot.wait(500)
-    assert not window.engine_notice.isVisible()  # a start-up miss or two give no advice
+    if window.engine_notice.isVisible():  # a loaded machine: the start itself missed often
+        text = window.engine_notice.text()
+        assert "misses in 30 s" in text and len(window.miss_at_s) >= 3, text
+        window.engine_notice.hide()
+        window._advised_at = None
+    else:  # a start-up miss or two give no advice
+        assert len(window.miss_at_s) < 3
     for _ in range(3):
         _stall_until_missed(qtbot, window)
     qtbot.waitUntil(window.engine_notice.isVisible, timeout=2000)
