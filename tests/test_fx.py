@@ -283,6 +283,7 @@ def test_play_with_a_chain_and_a_key_streams_and_reports_the_latency(tmp_path, t
         solo=[],
         bypass=False,
         model=str(tiny_weights),
+        arithmetic="int8",
         fx=chain,
         key=2,
         monitor_mix=None,
