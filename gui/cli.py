@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from model.errors import StemliveError
+from realtime import add_arithmetic_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,11 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="no output device: separate and draw, play nothing (headless machines)",
     )
     p.add_argument("--latency", choices=("standard", "low-latency"), help="latency preset")
-    p.add_argument(
-        "--arithmetic",
-        choices=("int8", "float"),
-        help="the model's step: int8 weights (~1.5x faster) or float (exact); remembered",
-    )
+    add_arithmetic_argument(p, default=None)  # None: the stored setting; a choice is kept
     p.add_argument("--loop", action="store_true", help="play the song in a loop")
     p.add_argument("--fps", type=float, default=30.0, help="redraw rate (default 30)")
     p.add_argument("--settings", metavar="FILE", help="keep settings in this INI file")

@@ -20,18 +20,13 @@ from gui.engine_api import (
     model_for,
 )
 from model.errors import StemliveError
-from model.onnx_step import onnxruntime_available
+from model.onnx_step import live_backend
 from model.separator import Separator
 from realtime import desktop, devices
 from realtime.engine import Engine, StreamSettings
 from realtime.fx import preload
 
 BLOCK_SIZE = 256
-
-
-def backend_for(settings: EngineSettings) -> str:
-    """The separator backend the settings ask for: int8 unless turned off (or no onnxruntime)."""
-    return "onnx-int8" if settings.int8 and onnxruntime_available() else "auto"
 
 
 class EngineAdapter:
@@ -59,7 +54,7 @@ class EngineAdapter:
 
     def _load_model(self, settings: EngineSettings) -> None:
         key = model_for(settings)
-        backend = backend_for(settings)
+        backend = live_backend(settings.int8)
         if self._fixed or (key, backend) == self._model_key:
             return
         try:
@@ -242,7 +237,7 @@ def create_engine(settings: EngineSettings, separator: Separator | None = None) 
     """The engine for the window: ``separator`` if given (tests), else what settings name."""
     if separator is not None:
         return EngineAdapter(separator, fixed_model=True)
-    key, backend = model_for(settings), backend_for(settings)
+    key, backend = model_for(settings), live_backend(settings.int8)
     try:
         sep = Separator.load(key, backend=backend)
     except (StemliveError, FileNotFoundError):  # start() reports it in the window

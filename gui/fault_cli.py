@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from model.errors import StemliveError
-from realtime import BENCH_PERIOD
+from realtime import BENCH_PERIOD, add_arithmetic_argument
 from realtime.memlock import locked_kib
 
 DEMO = Path(__file__).resolve().parent.parent / "model" / "demo" / "demo_song.flac"
@@ -50,12 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--model", metavar="PATH", help="weights folder (default: shipped)")
         q.add_argument("--preset", help="an untrained model preset instead (e.g. tiny)")
         q.add_argument("--safety-ms", type=float, default=None, help="safety buffer")
-        q.add_argument(
-            "--arithmetic",
-            choices=("int8", "float"),
-            default="int8",
-            help="the model's step: int8 weights (default) or float",
-        )
+        add_arithmetic_argument(q)
         q.add_argument(
             "--period", type=int, default=period, help=f"JACK's period (default {period})"
         )

@@ -59,6 +59,12 @@ def _int8(graph: bytes) -> bytes:
         return dst.read_bytes()
 
 
+def live_backend(int8: bool) -> str:
+    """The separator backend live streaming runs: int8 when asked (and onnxruntime is
+    installed), else ``auto``."""
+    return "onnx-int8" if int8 and onnxruntime_available() else "auto"
+
+
 class OnnxStep:
     """``step`` for a fixed channel count, on numpy arrays, by onnxruntime on one thread;
     ``int8``: with int8 weights (faster, close but not equal to the float step)."""

@@ -10,3 +10,14 @@
 DEFAULT_SAFETY_MS = 18.5
 # JACK's period in the live benchmark and the soak: the usual low-latency setting.
 BENCH_PERIOD = 128
+
+
+def add_arithmetic_argument(p, default: str | None = "int8") -> None:
+    """``--arithmetic int8|float`` on a live command's parser (``default`` None: the
+    window's stored setting)."""
+    p.add_argument(
+        "--arithmetic",
+        choices=("int8", "float"),
+        default=default,
+        help="the model's step: int8 weights (~1.5x faster, the default) or float (exact)",
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import StemliveError
-from realtime import BENCH_PERIOD, DEFAULT_SAFETY_MS
+from realtime import BENCH_PERIOD, DEFAULT_SAFETY_MS, add_arithmetic_argument
 
 STEMS = ("vocals", "bass", "drums", "other")
 
@@ -71,12 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="how long (default 60)")
     p.add_argument("--model", help="weights folder or name (default: the shipped default)")
     p.add_argument("--preset", help="an untrained model of this preset instead")
-    p.add_argument(
-        "--arithmetic",
-        choices=("int8", "float"),
-        default="int8",
-        help="the model's step: int8 weights (default, ~1.5x faster) or float (exact)",
-    )
+    add_arithmetic_argument(p)
     p.add_argument("--rate", type=int, default=48000, help="JACK's rate (default 48000)")
     p.add_argument(
         "--block", type=int, default=BENCH_PERIOD, help=f"JACK period (default {BENCH_PERIOD})"
@@ -96,12 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _stream_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="weights folder or name (default: the shipped default)")
-    p.add_argument(
-        "--arithmetic",
-        choices=("int8", "float"),
-        default="int8",
-        help="the model's step: int8 weights (default, ~1.5x faster) or float (exact)",
-    )
+    add_arithmetic_argument(p)
     p.add_argument("--rate", type=int, help="device sample rate (default: the device's)")
     p.add_argument("--block", type=int, default=256, help="frames per callback (default 256)")
     p.add_argument(
@@ -187,10 +177,9 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _backend(args: argparse.Namespace) -> str:
-    """The separator backend ``--arithmetic`` asks for (float: onnx when installed)."""
-    from model.onnx_step import onnxruntime_available
+    from model.onnx_step import live_backend
 
-    return "onnx-int8" if args.arithmetic == "int8" and onnxruntime_available() else "auto"
+    return live_backend(args.arithmetic == "int8")
 
 
 def _engine(args: argparse.Namespace):

@@ -95,9 +95,9 @@ def _accompaniment_sdr(folder: Path, weights: str | None, seconds: float) -> dic
 SUB_BASS_HZ = 100.0
 
 
-def _sub_bass_songs(src: Path, dst: Path) -> Path:
+def _sub_bass_songs(src: Path, dst: Path) -> None:
     """``src``'s songs with every bass stem low-passed to its fundamental (the other stems
-    linked), in ``dst``; returns ``dst``."""
+    linked), in ``dst``."""
     import soundfile as sf
 
     from training.augment import sub_bass
@@ -120,7 +120,6 @@ def _sub_bass_songs(src: Path, dst: Path) -> Path:
                 continue
             x, sr = sf.read(path, dtype="float32", always_2d=True)
             sf.write(target, sub_bass(x.T, sr, SUB_BASS_HZ).T, sr, subtype="FLOAT")
-    return dst
 
 
 def run_suite(
