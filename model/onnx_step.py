@@ -2,13 +2,23 @@
 
 A streamed hop runs a hundred small operations; in eager PyTorch each costs a
 few microseconds of dispatch, which is most of the hop. Exported once (under
-a second) and run by onnxruntime, the step is about 1.5x faster.
+a second) and run by onnxruntime, the step is about 1.5x faster. The exported
+(and quantized) graph is kept in a cache folder, keyed by the weights, the
+channel count and the library versions, so the next engine start with the
+same model skips the export: ``$STEMLIVE_CACHE``, else
+``$XDG_CACHE_HOME/stemlive`` or ``~/.cache/stemlive``; ``STEMLIVE_CACHE=off``
+turns it off.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import json
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,6 +69,62 @@ def _int8(graph: bytes) -> bytes:
         return dst.read_bytes()
 
 
+GRAPH_FORMAT = 1  # bump when the exported graph changes for the same weights
+
+
+def cache_dir() -> Path | None:
+    """Where exported step graphs are kept, or None when ``STEMLIVE_CACHE=off``."""
+    root = os.environ.get("STEMLIVE_CACHE")
+    if root == "off":
+        return None
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stemlive"
+
+
+def _graph_key(model: BSRNN, channels: int, int8: bool) -> str:
+    """A digest of everything the exported graph depends on."""
+    import onnxruntime
+
+    h = hashlib.sha256()
+    meta = {
+        "format": GRAPH_FORMAT,
+        "config": model.cfg.to_dict(),
+        "channels": channels,
+        "int8": int8,
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    for name, t in model.state_dict().items():
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def _read_cached(path: Path | None) -> bytes | None:
+    try:
+        return path.read_bytes() if path is not None else None
+    except OSError:
+        return None
+
+
+def _write_cached(path: Path | None, graph: bytes) -> None:
+    """Keep ``graph`` at ``path`` (written beside it, then renamed: a reader never sees half
+    a file); a cache that cannot be written is left alone."""
+    if path is None:
+        return
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(graph)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def live_backend(int8: bool) -> str:
     """The separator backend live streaming runs: int8 when asked (and onnxruntime is
     installed), else ``auto``."""
@@ -67,7 +133,8 @@ def live_backend(int8: bool) -> str:
 
 class OnnxStep:
     """``step`` for a fixed channel count, on numpy arrays, by onnxruntime on one thread;
-    ``int8``: with int8 weights (faster, close but not equal to the float step)."""
+    ``int8``: with int8 weights (faster, close but not equal to the float step).
+    ``from_cache`` says whether the graph came from the cache folder."""
 
     def __init__(self, model: BSRNN, channels: int, int8: bool = False) -> None:
         import onnxruntime as ort
@@ -75,7 +142,30 @@ class OnnxStep:
         self.channels = channels
         state = model.init_state(channels)
         self._state_shapes = [t.shape for hc in state for t in hc]
-        names = [f"s{i}" for i in range(len(self._state_shapes))]
+        self._names = [f"s{i}" for i in range(len(self._state_shapes))]
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        folder = cache_dir()
+        path = None
+        if folder is not None:
+            path = folder / f"step-{_graph_key(model, channels, int8)}.onnx"
+        cpu = ["CPUExecutionProvider"]
+        graph = _read_cached(path)
+        self.from_cache = graph is not None
+        if graph is not None:
+            try:
+                self._session = ort.InferenceSession(graph, opts, providers=cpu)
+                return
+            except Exception:  # a damaged cache file: export again and replace it
+                self.from_cache = False
+        graph = self._export(model, state, int8)
+        self._session = ort.InferenceSession(graph, opts, providers=cpu)
+        _write_cached(path, graph)
+
+    def _export(self, model: BSRNN, state, int8: bool) -> bytes:
+        channels, names = self.channels, self._names
         example = (torch.zeros(channels, model.cfg.n_bins, 2), *[t for hc in state for t in hc])
         buf = io.BytesIO()
         with warnings.catch_warnings(), torch.no_grad():
@@ -89,13 +179,7 @@ class OnnxStep:
                 input_names=["spec", *names],
                 output_names=["masks", *[f"new_{n}" for n in names]],
             )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        graph = _int8(buf.getvalue()) if int8 else buf.getvalue()
-        self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
-        self._names = names
+        return _int8(buf.getvalue()) if int8 else buf.getvalue()
 
     def init_state(self) -> list[np.ndarray]:
         return [np.zeros(s, np.float32) for s in self._state_shapes]

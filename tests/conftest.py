@@ -8,6 +8,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def graph_cache(tmp_path_factory):
+    """The exported step graphs of this test session, kept apart from the user's cache."""
+    folder = tmp_path_factory.mktemp("graph_cache")
+    old = os.environ.get("STEMLIVE_CACHE")
+    os.environ["STEMLIVE_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("STEMLIVE_CACHE", None)
+    else:
+        os.environ["STEMLIVE_CACHE"] = old
+
+
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
     """An untrained tiny-preset weights folder (seeded)."""

@@ -366,3 +366,46 @@ def test_int8_backend_stays_close_to_the_float_step_and_causal():
     got2 = _stream(sep, x2, [512])
     assert np.array_equal(got[..., :n], got2[..., :n])
     assert not np.allclose(got[..., n:], got2[..., n:])
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_the_exported_step_is_cached_by_its_weights_and_a_damaged_copy_is_rebuilt(
+    tmp_path, monkeypatch, int8
+):
+    """The second step of the same weights comes from the cache and computes the same masks;
+    other weights get their own graph; a damaged cache file is exported again and replaced;
+    a cache that cannot be written (a file where the folder should be) costs nothing."""
+    from model.bsrnn import BSRNN
+    from model.config import ModelConfig
+    from model.onnx_step import OnnxStep
+
+    monkeypatch.setenv("STEMLIVE_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = BSRNN(ModelConfig.preset("tiny")).eval()
+    spec = np.random.default_rng(0).standard_normal((2, model.cfg.n_bins, 2)).astype(np.float32)
+
+    def masks(step: OnnxStep) -> np.ndarray:
+        return step(spec, step.init_state())[0]
+
+    first = OnnxStep(model, 2, int8)
+    files = list((tmp_path / "cache").iterdir())
+    assert not first.from_cache and len(files) == 1
+    again = OnnxStep(model, 2, int8)
+    assert again.from_cache
+    assert np.array_equal(masks(again), masks(first))
+    torch.manual_seed(1)
+    other = OnnxStep(BSRNN(ModelConfig.preset("tiny")).eval(), 2, int8)
+    assert not other.from_cache and len(list((tmp_path / "cache").iterdir())) == 2
+    assert not np.allclose(masks(other), masks(first))
+    files[0].write_bytes(b"not a graph")
+    mended = OnnxStep(model, 2, int8)
+    assert not mended.from_cache
+    assert np.array_equal(masks(mended), masks(first))
+    assert OnnxStep(model, 2, int8).from_cache
+    (tmp_path / "blocked").write_text("a file")
+    monkeypatch.setenv("STEMLIVE_CACHE", str(tmp_path / "blocked"))
+    unwritable = OnnxStep(model, 2, int8)
+    assert not unwritable.from_cache
+    assert np.array_equal(masks(unwritable), masks(first))
+    monkeypatch.setenv("STEMLIVE_CACHE", "off")
+    assert not OnnxStep(model, 2, int8).from_cache
