@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from test_train_support import make_corpus
 
@@ -136,6 +138,37 @@ def test_release_export_loads_and_its_card_says_how_it_was_made(tmp_path):
     levelled = export(tmp_path / "run" / "best", tmp_path / "rel3", input_level_db=-26.0)
     assert Separator.load(str(levelled)).cfg.input_level_db == -26.0
     assert "to -26 dB RMS" in (levelled / "MODEL_CARD.md").read_text()
+
+
+def test_an_averaged_release_is_the_mean_of_its_checkpoints_and_its_card_names_them(tmp_path):
+    from model.errors import StemliveError
+    from model.separator import Separator
+    from training.train_release import export
+
+    make_corpus(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "data", max_steps=4, keep_every=2)
+    Trainer(cfg, tmp_path / "run", log=quiet).run()
+    a, b = tmp_path / "run" / "steps" / "2", tmp_path / "run" / "steps" / "4"
+    dst = export(a, tmp_path / "soup", "soup", average=[b], ratio_blend=0.3)
+    ma, mb = load_compact(a)[0].state_dict(), load_compact(b)[0].state_dict()
+    sep = Separator.load(str(dst))
+    assert sep.cfg.ratio_blend == 0.3
+    moved = 0
+    for name, t in sep.model.state_dict().items():
+        torch.testing.assert_close(t, ((ma[name] + mb[name]) / 2).half().float())
+        moved += int(not torch.equal(ma[name], mb[name]))
+    assert moved > 0  # the two steps differ, so the mean is neither
+    assert [x["step"] for x in sep.info["averaged"]] == [2, 4]
+    card = (dst / "MODEL_CARD.md").read_text()
+    assert "- Averaged: the uniform average of the weights of" in card and "(step 4)" in card
+    other = tmp_path / "other"
+    shutil.copytree(b, other)
+    conf = json.loads((other / "config.json").read_text())
+    conf["model"]["stems"] = conf["model"]["stems"][::-1]  # same shapes, another network
+    (other / "config.json").write_text(json.dumps(conf))
+    with pytest.raises(StemliveError, match="another network"):
+        export(a, tmp_path / "bad", average=[other])
+    assert not (tmp_path / "bad").exists()
 
 
 def test_torchrun_two_processes_agree_on_weights(tmp_path):

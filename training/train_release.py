@@ -12,10 +12,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
+from model.errors import StemliveError
 from model.weights import save_model
 from training.checkpoint import load_compact
 
 STEMS = ("vocals", "bass", "drums", "other")
+NOT_WEIGHTS = ("ratio_blend", "input_level_db")  # how the separator applies the network
 
 
 GENERATED = "generated songs rendered with the FluidR3 GM SoundFont (MIT)"
@@ -92,6 +96,15 @@ def model_card(name: str, info: dict, cfg: dict) -> str:
         )
     m = cfg
     notes = f"\n- Notes: {info['notes']}" if info.get("notes") else ""
+    if info.get("averaged"):
+        notes += (
+            "\n- Averaged: the uniform average of the weights of "
+            + ", ".join(f"`{a['checkpoint']}` (step {a['step']})" for a in info["averaged"])
+            + f"; the steps, time and command above and the validation table below are "
+            f"`{info['averaged'][0]['checkpoint']}`'s"
+        )
+    if info.get("export_command"):
+        notes += f"\n- Exported: `{info['export_command']}`"
     extras = (
         f"\n\nThe {m['residual_stem']} stem is the residual (its mask is one minus the others'):\n"
         "the four stems always sum to the input."
@@ -150,11 +163,17 @@ def export(
     notes: str = "",
     ratio_blend: float | None = None,
     input_level_db: float | None = None,
+    average: list[Path] | None = None,
 ) -> Path:
     """Export a compact checkpoint folder ``src`` as a release into ``dst``; ``ratio_blend``
     and ``input_level_db`` replace the checkpoint's (how the separator applies the network,
-    not weights)."""
+    not weights). ``average``: more compact checkpoints of the same network, averaged
+    with ``src`` weight by weight (a model soup: branches of one run trained on different
+    data keep what each learned)."""
     model, state = load_compact(src)
+    states = [state]
+    if average:
+        states += _average_into(model, src, average)
     if ratio_blend is not None:
         model.cfg = replace(model.cfg, ratio_blend=ratio_blend)
     if input_level_db is not None:
@@ -164,14 +183,39 @@ def export(
     if notes:  # what the info cannot say, e.g. a corpus that changed during the run
         info["notes"] = notes
     info["source_checkpoint"] = str(src)
-    state_path = src / "train_state.json"
-    if state_path.is_file():
-        info["data_sources"] = data_sources(json.loads(state_path.read_text()))
+    info["data_sources"] = list(dict.fromkeys(x for st in states for x in data_sources(st)))
+    if average:
+        info["averaged"] = [
+            {"checkpoint": str(p), "step": st["step"]}
+            for p, st in zip([src, *average], states, strict=True)
+        ]
     if command:
         info["export_command"] = command
     save_model(model.eval(), dst, info=info, half=True)
     (dst / "MODEL_CARD.md").write_text(model_card(name, info, model.cfg.to_dict()))
     return dst
+
+
+def _average_into(model: torch.nn.Module, src: Path, others: list[Path]) -> list[dict]:
+    """Replace ``model``'s weights by their mean with ``others``' (same network config, or a
+    clear error); the others' train states."""
+
+    def network(m) -> dict:
+        return {k: v for k, v in m.cfg.to_dict().items() if k not in NOT_WEIGHTS}
+
+    total = {k: v.double().clone() for k, v in model.state_dict().items()}
+    states = []
+    for path in others:
+        other, state = load_compact(path)
+        if network(other) != network(model):
+            diff = sorted(k for k in network(model) if network(model)[k] != network(other).get(k))
+            raise StemliveError(f"{path} is another network than {src} (differs in {diff})")
+        for k, v in other.state_dict().items():
+            total[k] += v.double()
+        states.append(state)
+    n = len(others) + 1
+    model.load_state_dict({k: (v / n).float() for k, v in total.items()})
+    return states
 
 
 def export_release(trainer, dst: Path) -> Path:
@@ -192,6 +236,13 @@ if __name__ == "__main__":
     p.add_argument(
         "--input-level-db", type=float, help="the separator's input level, dB RMS (0: off)"
     )
+    p.add_argument(
+        "--average",
+        type=Path,
+        nargs="+",
+        metavar="CKPT",
+        help="more compact checkpoints of the same network to average with SRC",
+    )
     a = p.parse_args()
     cmd = "python -m training.train_release " + shlex.join(sys.argv[1:])
-    print(export(a.src, a.dst, a.name, cmd, a.notes, a.ratio_blend, a.input_level_db))
+    print(export(a.src, a.dst, a.name, cmd, a.notes, a.ratio_blend, a.input_level_db, a.average))
