@@ -53,8 +53,9 @@ def data_sources(train_state: dict) -> list[str]:
         )
     if any("sung_fillets" in r for r in roots):
         out.append(
-            "Fish Fillets NG Czech dialogue (Debian fillets-ng-data-cs, GPL-2): 1782 acted "
-            "clips by several actors re-pitched onto melodies (`stemlive data speech`)"
+            "Fish Fillets NG Czech dialogue (Debian fillets-ng-data-cs, GPL-2): 697 of its 1782 "
+            "acted clips (several actors) re-pitched onto melodies (`stemlive data speech`, "
+            "`stemlive data sung-speech --variants 1`)"
         )
     if any("sung_asterisk" in r for r in roots):
         out.append(
@@ -183,7 +184,8 @@ def export(
     if notes:  # what the info cannot say, e.g. a corpus that changed during the run
         info["notes"] = notes
     info["source_checkpoint"] = str(src)
-    info["data_sources"] = list(dict.fromkeys(x for st in states for x in data_sources(st)))
+    sources = dict.fromkeys(x for st in states for x in data_sources(st))
+    info["data_sources"] = sorted(sources, key=lambda x: x.startswith("checkpoint chosen"))
     if average:
         info["averaged"] = [
             {"checkpoint": str(p), "step": st["step"]}
