@@ -70,6 +70,7 @@ def _int8(graph: bytes) -> bytes:
 
 
 GRAPH_FORMAT = 1  # bump when the exported graph changes for the same weights
+CACHE_KEEP = 16  # graphs kept; the least recently used go first
 
 
 def cache_dir() -> Path | None:
@@ -104,10 +105,23 @@ def _graph_key(model: BSRNN, channels: int, int8: bool) -> str:
 
 
 def _read_cached(path: Path | None) -> bytes | None:
+    """The cached graph (marked as just used), or None."""
+    if path is None:
+        return None
     try:
-        return path.read_bytes() if path is not None else None
+        graph = path.read_bytes()
+        os.utime(path)
     except OSError:
         return None
+    return graph
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the ``CACHE_KEEP`` most recently used graphs."""
+    with contextlib.suppress(OSError):
+        graphs = sorted(folder.glob("step-*.onnx"), key=lambda p: p.stat().st_mtime)
+        for old in graphs[:-CACHE_KEEP]:
+            old.unlink(missing_ok=True)
 
 
 def _write_cached(path: Path | None, graph: bytes) -> None:
@@ -123,6 +137,8 @@ def _write_cached(path: Path | None, graph: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        return
+    _prune(path.parent)
 
 
 def live_backend(int8: bool) -> str:

@@ -409,3 +409,29 @@ def test_the_exported_step_is_cached_by_its_weights_and_a_damaged_copy_is_rebuil
     assert np.array_equal(masks(unwritable), masks(first))
     monkeypatch.setenv("STEMLIVE_CACHE", "off")
     assert not OnnxStep(model, 2, int8).from_cache
+
+
+def test_the_graph_cache_keeps_the_most_recently_used(tmp_path, monkeypatch):
+    import os
+
+    from model.bsrnn import BSRNN
+    from model.config import ModelConfig
+    from model.onnx_step import CACHE_KEEP, OnnxStep
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("STEMLIVE_CACHE", str(cache))
+    torch.manual_seed(0)
+    model = BSRNN(ModelConfig.preset("tiny")).eval()
+    kept = OnnxStep(model, 1)
+    (ours,) = cache.iterdir()
+    for i in range(CACHE_KEEP + 3):  # older graphs of other models
+        old = cache / f"step-old{i:02d}.onnx"
+        old.write_bytes(b"x")
+        os.utime(old, (1000 + i, 1000 + i))
+    os.utime(ours, (500, 500))  # the oldest of all, until it is read again
+    assert OnnxStep(model, 1).from_cache
+    OnnxStep(model, 2)  # a new graph: the cache is pruned
+    names = {p.name for p in cache.iterdir()}
+    assert len(names) == CACHE_KEEP and ours.name in names
+    assert "step-old00.onnx" not in names and f"step-old{CACHE_KEEP + 2:02d}.onnx" in names
+    assert kept.from_cache is False
