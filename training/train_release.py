@@ -205,12 +205,14 @@ def _average_into(model: torch.nn.Module, src: Path, others: list[Path]) -> list
     def network(m) -> dict:
         return {k: v for k, v in m.cfg.to_dict().items() if k not in NOT_WEIGHTS}
 
+    want = network(model)
     total = {k: v.double().clone() for k, v in model.state_dict().items()}
     states = []
     for path in others:
         other, state = load_compact(path)
-        if network(other) != network(model):
-            diff = sorted(k for k in network(model) if network(model)[k] != network(other).get(k))
+        got = network(other)
+        if got != want:
+            diff = sorted(k for k in want if want[k] != got.get(k))
             raise StemliveError(f"{path} is another network than {src} (differs in {diff})")
         for k, v in other.state_dict().items():
             total[k] += v.double()
